@@ -1,0 +1,212 @@
+"""Settings: every PIXGATE_* variable, its default, its parser and its documentation.
+
+`VARIABLES` is the single list of variables; the README table is generated from it
+(`pixgate settings --markdown`) and a test checks the two agree.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pixgate_signing import InvalidKey, KeyPair, parse_key_pairs
+
+from config import parsers
+from proxy.option_parsers import parse_preset_definitions
+from proxy.sources import parse_storage_url
+
+
+class SettingsError(ValueError):
+    """A configuration value that stops start-up; the message names the variable."""
+
+
+@dataclass(frozen=True, slots=True)
+class Variable:
+    name: str
+    field: str
+    default: str
+    parse: Callable[[str], Any]
+    description: str
+    secret: bool = False
+
+
+def _text(value: str) -> str:
+    return value.strip()
+
+
+VARIABLES: tuple[Variable, ...] = (
+    Variable("PIXGATE_BIND", "bind", "127.0.0.1:8080", parsers.bind_address,
+             "Address and port to listen on (`host:port`)."),
+    Variable("PIXGATE_KEY", "key_hex", "", _text,
+             "Hex-encoded HMAC key(s), comma-separated; the first signs, any verifies.",
+             secret=True),
+    Variable("PIXGATE_SALT", "salt_hex", "", _text,
+             "Hex-encoded salt(s), paired with the keys by position.", secret=True),
+    Variable("PIXGATE_SIGNATURE_SIZE", "signature_size", "32", parsers.integer(1, 32),
+             "Bytes of the HMAC kept in signatures (1-32), as imgproxy's signature size."),
+    Variable("PIXGATE_DEV", "dev_mode", "false", parsers.boolean,
+             "Development mode: with no key configured, generate a throwaway one."),
+    Variable("PIXGATE_STORAGE_URL", "storage_url", "file://./var/storage", _text,
+             "Where originals live: `file:///abs/dir` or `s3://bucket[/prefix]`."),
+    Variable("PIXGATE_S3_ENDPOINT_URL", "s3_endpoint_url", "", parsers.optional_http_url,
+             "Endpoint of an S3-compatible store (empty: AWS). Credentials and region come "
+             "from the standard `AWS_*` variables."),
+    Variable("PIXGATE_ALLOWED_SOURCES", "allowed_sources", "", parsers.url_list,
+             "Comma-separated URL prefixes (`s3://bucket/prefix/`, `file:///dir/`) that "
+             "absolute sources may name; empty means the storage only."),
+    Variable("PIXGATE_MAX_SRC_BYTES", "max_src_bytes", str(20 * 1024 * 1024),
+             parsers.integer(1), "Largest original read, in bytes (413 above)."),
+    Variable("PIXGATE_MAX_SRC_PIXELS", "max_src_pixels", "50000000", parsers.integer(1),
+             "Largest original, in pixels per frame (422 above), checked from the header."),
+    Variable("PIXGATE_MAX_OUTPUT_PIXELS", "max_output_pixels", "25000000", parsers.integer(1),
+             "Largest output, in pixels; bigger requests are scaled down to fit."),
+    Variable("PIXGATE_MAX_ANIMATION_FRAMES", "max_animation_frames", "100",
+             parsers.integer(1, 10000), "Frames kept from animated GIF/WebP sources."),
+    Variable("PIXGATE_CONCURRENCY", "concurrency", "", parsers.concurrency,
+             "Transforms run at once (empty: number of cores)."),
+    Variable("PIXGATE_QUEUE_LIMIT", "queue_limit", "64", parsers.integer(0, 100000),
+             "Transforms allowed to wait for a slot; beyond it requests get 503."),
+    Variable("PIXGATE_TTL", "ttl", "31536000", parsers.integer(0),
+             "`max-age` of successful responses, in seconds."),
+    Variable("PIXGATE_PRESETS", "presets_text", "", _text,
+             "Named option sets: `name=opt/opt,name2=opt` (a preset named `default` "
+             "applies to every URL)."),
+    Variable("PIXGATE_QUALITY", "quality", "80", parsers.integer(1, 100),
+             "Default quality of lossy outputs."),
+    Variable("PIXGATE_FORMAT_QUALITY", "format_quality", "avif=60,webp=80,jpeg=80",
+             parsers.format_qualities, "Per-format default quality (`format=q,...`)."),
+    Variable("PIXGATE_WEBP_EFFORT", "webp_effort", "2", parsers.integer(0, 6),
+             "libvips WebP encoder effort (0 fastest - 6 smallest)."),
+    Variable("PIXGATE_AVIF_EFFORT", "avif_effort", "2", parsers.integer(0, 9),
+             "libvips AVIF encoder effort (0 fastest - 9 smallest)."),
+    Variable("PIXGATE_SOURCE_CACHE_BYTES", "source_cache_bytes", str(256 * 1024 * 1024),
+             parsers.integer(0), "In-process cache of fetched originals, in bytes (0: off)."),
+    Variable("PIXGATE_SOURCE_CACHE_TTL", "source_cache_ttl", "60", parsers.integer(1),
+             "Seconds an original stays in that cache."),
+    Variable("PIXGATE_FETCH_TIMEOUT", "fetch_timeout", "10", parsers.positive_float(600),
+             "Seconds allowed for one storage read (504 after)."),
+    Variable("PIXGATE_FETCH_ATTEMPTS", "fetch_attempts", "3", parsers.integer(1, 10),
+             "Attempts for idempotent storage reads, with backoff."),
+    Variable("PIXGATE_PUBLIC_URL", "public_url", "", parsers.optional_http_url,
+             "Base URL printed in links (the CDN in production; default: the bind address)."),
+    Variable("PIXGATE_LOG_LEVEL", "log_level", "info", parsers.log_level,
+             "debug, info, warning or error."),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """All of pixgate's configuration. Built once by :func:`load_settings`."""
+
+    bind: tuple[str, int]
+    key_hex: str = field(repr=False)
+    salt_hex: str = field(repr=False)
+    signature_size: int
+    dev_mode: bool
+    storage_url: str
+    s3_endpoint_url: str | None
+    allowed_sources: tuple[str, ...]
+    max_src_bytes: int
+    max_src_pixels: int
+    max_output_pixels: int
+    max_animation_frames: int
+    concurrency: int
+    queue_limit: int
+    ttl: int
+    presets_text: str
+    quality: int
+    format_quality: tuple[tuple[str, int], ...]
+    webp_effort: int
+    avif_effort: int
+    source_cache_bytes: int
+    source_cache_ttl: int
+    fetch_timeout: float
+    fetch_attempts: int
+    public_url: str | None
+    log_level: str
+    # Derived values, validated alongside the raw ones.
+    key_pairs: tuple[KeyPair, ...] = field(repr=False, default=())
+    generated_key: bool = False
+    presets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def base_url(self) -> str:
+        """Where clients reach pixgate: PIXGATE_PUBLIC_URL or the bind address."""
+        if self.public_url:
+            return self.public_url
+        host, port = self.bind
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        return f"http://{shown}:{port}"
+
+    @property
+    def storage_schemes(self) -> frozenset[str]:
+        """Backends needed: the storage's and those of the allowed sources."""
+        return frozenset(url.split("://", 1)[0] for url in (self.storage_url, *self.allowed_sources))
+
+
+def load_settings(env: Mapping[str, str] | None = None, *, dev: bool = False) -> Settings:
+    """Read and validate every variable; raise SettingsError naming the first bad one."""
+    source = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    for variable in VARIABLES:
+        raw = source.get(variable.name, variable.default)
+        try:
+            values[variable.field] = variable.parse(raw)
+        except ValueError as error:
+            shown = "" if variable.secret else f", got {raw!r}"
+            raise SettingsError(f"{variable.name}: {error}{shown}") from None
+    if dev:
+        values["dev_mode"] = True
+    values["storage_url"] = _storage_url(values["storage_url"])
+    values["allowed_sources"] = tuple(_allowed(url) for url in values["allowed_sources"])
+    values.update(_keys(values["key_hex"], values["salt_hex"], values["dev_mode"]))
+    try:
+        values["presets"] = parse_preset_definitions(values["presets_text"])
+    except ValueError as error:
+        raise SettingsError(f"PIXGATE_PRESETS: {error}") from None
+    return Settings(**values)
+
+
+def _storage_url(url: str) -> str:
+    if url.startswith("file://./") or url == "file://.":
+        # A relative file URL is resolved once, here, against the working directory.
+        url = "file://" + os.path.abspath(url.removeprefix("file://"))
+    try:
+        return parse_storage_url(url).url
+    except ValueError as error:
+        raise SettingsError(f"PIXGATE_STORAGE_URL: {error}, got {url!r}") from None
+
+
+def _allowed(url: str) -> str:
+    try:
+        parse_storage_url(url)
+    except ValueError as error:
+        raise SettingsError(f"PIXGATE_ALLOWED_SOURCES: {error}, got {url!r}") from None
+    return url
+
+
+def _keys(key_hex: str, salt_hex: str, dev_mode: bool) -> dict[str, Any]:
+    if not key_hex and not salt_hex:
+        if not dev_mode:
+            raise SettingsError(
+                "PIXGATE_KEY: no signing key configured; set PIXGATE_KEY and PIXGATE_SALT "
+                "(`pixgate keygen` prints a pair) or start in dev mode (`pixgate serve --dev`)"
+            )
+        pair = KeyPair(secrets.token_bytes(32), secrets.token_bytes(16))
+        return {"key_pairs": (pair,), "generated_key": True}
+    try:
+        return {"key_pairs": parse_key_pairs(key_hex, salt_hex)}
+    except InvalidKey as error:
+        raise SettingsError(f"PIXGATE_KEY/PIXGATE_SALT: {error}") from None
+
+
+def markdown_table() -> str:
+    """The configuration table of the README."""
+    lines = ["| Variable | Default | Meaning |", "|---|---|---|"]
+    for variable in VARIABLES:
+        default = f"`{variable.default}`" if variable.default else "(empty)"
+        lines.append(f"| `{variable.name}` | {default} | {variable.description} |")
+    return "\n".join(lines)

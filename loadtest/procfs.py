@@ -1,0 +1,35 @@
+"""CPU time and peak memory of a process, read from /proc (Linux; no psutil needed)."""
+
+from __future__ import annotations
+
+import os
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int | str = "self") -> float:
+    """User + system CPU time of every thread of `pid`, in seconds (10 ms resolution)."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+        text = stat.read()
+    # The command name (field 2) may hold spaces: split after its closing parenthesis.
+    fields = text[text.rindex(")") + 2 :].split()
+    utime, stime = int(fields[11]), int(fields[12])  # fields 14 and 15 of proc(5)
+    return (utime + stime) / _CLOCK_TICKS
+
+
+def peak_rss_bytes(pid: int | str = "self") -> int:
+    """The peak resident set size (VmHWM) of `pid`, in bytes."""
+    with open(f"/proc/{pid}/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no VmHWM in /proc/{pid}/status")
+
+
+def machine_busy_seconds() -> float:
+    """CPU time spent by every process on the machine (all cores), from /proc/stat."""
+    with open("/proc/stat", encoding="ascii") as stat:
+        fields = stat.readline().split()
+    # cpu user nice system idle iowait irq softirq steal guest guest_nice
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[1:9])
+    return (user + nice + system + irq + softirq + steal) / _CLOCK_TICKS

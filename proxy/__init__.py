@@ -1,0 +1,1 @@
+"""pixgate transform proxy: signed URL -> options -> plan -> libvips render -> HTTP."""

@@ -1,0 +1,88 @@
+"""The aiohttp application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from config import Settings
+from proxy import handlers
+from proxy.keys import IMAGES, METRICS, SETTINGS, STORAGES
+from proxy.metrics import Metrics
+from proxy.middleware import errors_to_json, observe
+from proxy.options import OutputFormat
+from proxy.pipeline import PipelineConfig
+from proxy.plan import EncoderDefaults, Limits
+from proxy.pool import TransformPool
+from proxy.render import configure_libvips
+from proxy.service import ImageService
+from proxy.source_cache import SourceReader
+from proxy.sources import parse_storage_url
+from proxy.storage import open_storages
+from proxy.storage.base import StorageSettings
+
+# aiohttp refuses longer request lines itself; this bounds what we parse.
+MAX_LINE_SIZE = 8190
+
+
+def pipeline_config(settings: Settings) -> PipelineConfig:
+    quality = {fmt: settings.quality for fmt in OutputFormat}
+    quality.update({OutputFormat(name): q for name, q in settings.format_quality})
+    return PipelineConfig(
+        limits=Limits(
+            max_output_pixels=settings.max_output_pixels,
+            max_animation_frames=settings.max_animation_frames,
+        ),
+        encoder=EncoderDefaults(
+            quality=tuple(quality.items()),
+            webp_effort=settings.webp_effort,
+            avif_effort=settings.avif_effort,
+        ),
+        max_src_pixels=settings.max_src_pixels,
+    )
+
+
+def _file_roots(settings: Settings) -> tuple[str, ...]:
+    urls = (settings.storage_url, *settings.allowed_sources)
+    return tuple(parse_storage_url(u).key for u in urls if u.startswith("file://"))
+
+
+async def _services(app: web.Application) -> AsyncIterator[None]:
+    """Long-lived clients: opened once per process, closed on shutdown."""
+    settings = app[SETTINGS]
+    storage_settings = StorageSettings(
+        s3_endpoint_url=settings.s3_endpoint_url,
+        timeout_seconds=settings.fetch_timeout,
+        max_attempts=settings.fetch_attempts,
+    )
+    configure_libvips()
+    async with open_storages(
+        settings.storage_schemes, storage_settings, _file_roots(settings)
+    ) as storages:
+        pool = TransformPool(settings.concurrency, settings.queue_limit, app[METRICS])
+        reader = SourceReader(
+            storages,
+            max_bytes=settings.max_src_bytes,
+            cache_bytes=settings.source_cache_bytes,
+            cache_ttl=settings.source_cache_ttl,
+            metrics=app[METRICS],
+        )
+        app[STORAGES] = storages
+        app[IMAGES] = ImageService(settings, reader, pool, pipeline_config(settings), app[METRICS])
+        try:
+            yield
+        finally:
+            pool.close()
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application(middlewares=[observe, errors_to_json])
+    app[SETTINGS] = settings
+    app[METRICS] = Metrics()
+    app.cleanup_ctx.append(_services)
+    app.router.add_get("/health", handlers.health)
+    app.router.add_get("/ready", handlers.ready)
+    app.router.add_get("/metrics", handlers.metrics)
+    app.router.add_get("/{target:.+}", handlers.transform)
+    return app

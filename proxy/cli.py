@@ -1,0 +1,179 @@
+"""The `pixgate` command: serve, sign, keygen, settings."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import secrets
+import shutil
+import signal
+import sys
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+
+from aiohttp import web
+from pixgate_signing import UrlBuilder
+
+from config import Settings, SettingsError, load_settings
+from config.settings import markdown_table
+from proxy.app import MAX_LINE_SIZE, create_app
+from proxy.logs import configure_logging
+from proxy.sources import parse_storage_url
+
+log = logging.getLogger("pixgate")
+
+SAMPLE_KEY = "samples/sample.jpg"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        result: int = args.run(args)
+    except SettingsError as error:
+        print(f"pixgate: configuration error: {error}", file=sys.stderr)
+        return 2
+    return result
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pixgate", description=__doc__)
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the image server")
+    serve.add_argument(
+        "--dev",
+        action="store_true",
+        help="development mode: throwaway key if none is set, sample image, example URLs",
+    )
+    serve.set_defaults(run=_serve)
+
+    sign = commands.add_parser("sign", help="print a signed URL for a source")
+    sign.add_argument("source", help="storage key, local:///path or s3://bucket/key")
+    sign.add_argument("--width", type=int, default=0)
+    sign.add_argument("--height", type=int, default=0)
+    sign.add_argument("--fit", choices=["fit", "fill", "fill-down", "force", "auto"])
+    sign.add_argument("--format", choices=["jpeg", "jpg", "png", "webp", "avif", "gif"])
+    sign.add_argument("--quality", type=int)
+    sign.add_argument("--base", help="base URL (default: PIXGATE_PUBLIC_URL or the bind address)")
+    sign.add_argument("options", nargs="*", help="extra option segments, e.g. g:sm bl:2")
+    sign.set_defaults(run=_sign)
+
+    keygen = commands.add_parser("keygen", help="print a fresh random key and salt")
+    keygen.set_defaults(run=_keygen)
+
+    settings = commands.add_parser("settings", help="document every PIXGATE_* variable")
+    settings.add_argument("--markdown", action="store_true", help="as the README's table")
+    settings.set_defaults(run=_settings)
+    return parser
+
+
+def url_builder(settings: Settings, base_url: str | None = None) -> UrlBuilder:
+    signing_pair = settings.key_pairs[0]
+    return UrlBuilder(
+        base_url or settings.base_url,
+        signing_pair.key,
+        signing_pair.salt,
+        signature_size=settings.signature_size,
+    )
+
+
+def _sign(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    try:
+        url = url_builder(settings, args.base).url(
+            args.source,
+            width=args.width,
+            height=args.height,
+            fit=args.fit,
+            format=args.format,
+            quality=args.quality,
+            options=args.options,
+        )
+    except ValueError as error:
+        print(f"pixgate sign: {error}", file=sys.stderr)
+        return 2
+    print(url)
+    return 0
+
+
+def _keygen(args: argparse.Namespace) -> int:
+    print(f"PIXGATE_KEY={secrets.token_hex(32)}")
+    print(f"PIXGATE_SALT={secrets.token_hex(16)}")
+    return 0
+
+
+def _settings(args: argparse.Namespace) -> int:
+    print(markdown_table())
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    settings = load_settings(dev=args.dev)
+    configure_logging(settings.log_level)
+    if settings.generated_key:
+        for line in (
+            "DEV MODE: no PIXGATE_KEY/PIXGATE_SALT set, so a THROWAWAY signing key was generated.",
+            "DEV MODE: URLs signed with it stop working when this process stops.",
+            "DEV MODE: never run like this in production; `pixgate keygen` prints a real key.",
+        ):
+            log.warning(line)
+    if settings.dev_mode:
+        _seed_sample(settings)
+    asyncio.run(_run(settings))
+    return 0
+
+
+def _seed_sample(settings: Settings) -> None:
+    """Put the bundled sample photo into local storage so the printed URLs work."""
+    root = parse_storage_url(settings.storage_url)
+    if root.scheme != "file":
+        return
+    target = Path(root.key) / SAMPLE_KEY
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with resources.as_file(resources.files("proxy") / "assets" / "sample.jpg") as sample:
+            shutil.copyfile(sample, target)
+
+
+def example_urls(settings: Settings) -> dict[str, str]:
+    builder = url_builder(settings)
+    return {
+        "original, negotiated format": builder.url(SAMPLE_KEY),
+        "800px wide WebP": builder.url(SAMPLE_KEY, width=800, format="webp", quality=80),
+        "300x300 smart crop AVIF": builder.url(
+            SAMPLE_KEY, width=300, height=300, fit="fill", format="avif", options=["g:sm"]
+        ),
+        "small (150)": builder.url(SAMPLE_KEY, width=150, height=150, fit="fit"),
+        "tiny blurred placeholder": builder.url(
+            SAMPLE_KEY, width=32, height=32, fit="fit", quality=40, options=["bl:2"]
+        ),
+        "srcset": builder.srcset(SAMPLE_KEY, [150, 500, 1200]),
+    }
+
+
+async def _run(settings: Settings) -> None:
+    app = create_app(settings)
+    runner = web.AppRunner(app, access_log=None, max_line_size=MAX_LINE_SIZE)
+    await runner.setup()
+    host, port = settings.bind
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    log.info("listening", extra={"url": f"http://{host}:{port}", "storage": settings.storage_url})
+    if settings.dev_mode:
+        print(f"\npixgate is running on {settings.base_url}  (Ctrl-C stops it)\n", flush=True)
+        for label, url in example_urls(settings).items():
+            print(f"  {label}:\n    {url}\n", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(signum, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        log.info("shutting down")
+        await runner.cleanup()

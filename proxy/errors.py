@@ -1,0 +1,90 @@
+"""The one error hierarchy of pixgate.
+
+Anything below the HTTP layer raises one of these; a single middleware turns them into a
+status code and a short JSON body. Messages are shown to clients, so they never contain
+secrets, paths of the host or tracebacks.
+"""
+
+from __future__ import annotations
+
+
+class PixgateError(Exception):
+    """Base of every error that becomes an HTTP response."""
+
+    status: int = 500
+    code: str = "internal_error"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+    def headers(self) -> dict[str, str]:
+        """Extra response headers this error asks for."""
+        return {}
+
+
+class BadRequest(PixgateError):
+    status = 400
+    code = "bad_request"
+
+
+class Forbidden(PixgateError):
+    status = 403
+    code = "forbidden"
+
+
+class NotFound(PixgateError):
+    status = 404
+    code = "not_found"
+
+
+class TooLarge(PixgateError):
+    status = 413
+    code = "too_large"
+
+
+class UnsupportedMedia(PixgateError):
+    status = 415
+    code = "unsupported_format"
+
+
+class Unprocessable(PixgateError):
+    status = 422
+    code = "unprocessable"
+
+
+class UpstreamError(PixgateError):
+    status = 502
+    code = "storage_error"
+
+
+class Overloaded(PixgateError):
+    status = 503
+    code = "overloaded"
+
+    def __init__(self, message: str, *, retry_after: int = 1, code: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
+class UpstreamTimeout(PixgateError):
+    status = 504
+    code = "storage_timeout"
+
+
+class NotReady(PixgateError):
+    status = 503
+    code = "not_ready"
+
+
+class RoutingError(PixgateError):
+    """aiohttp's own refusals (no such route, wrong method), carried in our JSON shape."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message, code=f"http_{status}")
+        self.status = status

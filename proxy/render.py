@@ -1,0 +1,276 @@
+"""Carry out a Plan with libvips: load with shrink-on-load, a few small steps, encode.
+
+`render` blocks (libvips does the work in its own threads and releases the GIL), so the
+HTTP layer calls it in a bounded executor. Each step is a function from a `pyvips.Image` to
+a `pyvips.Image` doing one thing; per-frame steps run on every frame of an animation.
+Any libvips failure becomes `Unprocessable` with a short message; libvips' own text, which
+may name temporary files, is logged, never shown to the client.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pyvips
+
+from proxy.errors import Unprocessable
+from proxy.options import Color, OutputFormat
+from proxy.plan import WHITE, Canvas, CropBox, Plan, SmartCrop
+
+logger = logging.getLogger("pixgate.render")
+
+# Loaders pixgate needs (libvips class names; subclasses follow their parent's block state).
+_ALLOWED_LOADERS = (
+    "VipsForeignLoadJpeg",
+    "VipsForeignLoadUhdr",
+    "VipsForeignLoadPng",
+    "VipsForeignLoadNsgif",
+    "VipsForeignLoadWebp",
+    "VipsForeignLoadHeif",
+    "VipsForeignLoadTiff",
+)
+
+# Below this, lowering the quality further to meet max_bytes only makes mush.
+_MIN_FIT_QUALITY = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """An encoded result. `quality` is the one used (lowered by max_bytes); 0 if lossless."""
+
+    data: bytes
+    format: OutputFormat
+    width: int
+    height: int
+    quality: int
+
+
+def configure_libvips(*, concurrency: int | None = None) -> None:
+    """Tune libvips for a long-running server; the app calls this once at start-up.
+
+    The operation cache is off (every request has new bytes; caching only holds memory),
+    untrusted operations are blocked and only the loaders of the formats pixgate reads stay
+    enabled, so a crafted input can never reach another parser. `concurrency` bounds the
+    threads libvips uses per image (default: one per CPU).
+    """
+    pyvips.cache_set_max(0)
+    pyvips.cache_set_max_mem(0)
+    pyvips.cache_set_max_files(0)
+    if concurrency is not None:
+        pyvips.concurrency_set(max(1, concurrency))
+    pyvips.block_untrusted_set(True)
+    pyvips.operation_block_set("VipsForeignLoad", True)
+    for loader in _ALLOWED_LOADERS:
+        pyvips.operation_block_set(loader, False)
+
+
+def render(data: bytes, plan: Plan) -> Rendered:
+    """Render `data` (already probed) as `plan` says."""
+    try:
+        image = load(data, plan)
+        image = to_srgb(image)
+        image = per_frame(image, plan, _FRAME_STEPS)
+        image = flatten(image, plan)
+        return encode(image, plan)
+    except pyvips.Error as error:
+        logger.warning("event=render_failed format=%s detail=%r", plan.output_format.value, error)
+        raise Unprocessable(_client_message(error)) from error
+
+
+# --- steps -------------------------------------------------------------------------------
+
+
+def load(data: bytes, plan: Plan) -> Any:
+    """Decode straight to the planned size: JPEG and WebP shrink on load, so a 24 MP photo
+    resized to 800 px is never decoded at full size. Also applies EXIF orientation (unless
+    the plan says not to) and converts embedded ICC profiles and CMYK to sRGB."""
+    loader_options = "fail_on=truncated"  # the thumbnail fail_on argument is not passed on
+    if plan.frames > 1:
+        loader_options += f",n={plan.frames}"
+    return pyvips.Image.thumbnail_buffer(
+        data,
+        plan.thumbnail_width,
+        height=plan.thumbnail_height,
+        size="force",
+        no_rotate=not plan.auto_rotate,
+        option_string=loader_options,
+    )
+
+
+def to_srgb(image: Any) -> Any:
+    """8-bit sRGB whatever came in (greyscale, 16-bit)."""
+    if image.interpretation != "srgb":
+        image = image.colourspace("srgb")
+    if image.format != "uchar":
+        image = image.cast("uchar")
+    return image
+
+
+def rotate(image: Any, plan: Plan) -> Any:
+    """The user's rotation, clockwise, after EXIF orientation."""
+    if plan.rotate == 90:
+        return image.rot90()
+    if plan.rotate == 180:
+        return image.rot180()
+    if plan.rotate == 270:
+        return image.rot270()
+    return image
+
+
+def crop(image: Any, plan: Plan) -> Any:
+    box = plan.crop
+    if isinstance(box, CropBox):
+        return image.crop(box.left, box.top, box.width, box.height)
+    if isinstance(box, SmartCrop):
+        return image.smartcrop(box.width, box.height, interesting="attention")
+    return image
+
+
+def extend(image: Any, plan: Plan) -> Any:
+    """Pad onto the planned canvas with the background, or transparency when there is none."""
+    canvas: Canvas | None = plan.extend
+    if canvas is None:
+        return image
+    if plan.background is None:
+        if not image.hasalpha():
+            image = image.addalpha()
+        fill = [0, 0, 0, 0]
+    else:
+        fill = _rgb(plan.background) + ([255] if image.hasalpha() else [])
+    return image.embed(
+        canvas.left, canvas.top, canvas.width, canvas.height, extend="background", background=fill
+    )
+
+
+def blur(image: Any, plan: Plan) -> Any:
+    """Gaussian blur; premultiplied so transparent pixels do not bleed dark fringes."""
+    if plan.blur_sigma <= 0:
+        return image
+    if not image.hasalpha():
+        return image.gaussblur(plan.blur_sigma)
+    blurred = image.premultiply().gaussblur(plan.blur_sigma).unpremultiply()
+    return blurred.cast("uchar").copy(interpretation="srgb")
+
+
+def sharpen(image: Any, plan: Plan) -> Any:
+    if plan.sharpen_sigma <= 0:
+        return image
+    return image.sharpen(sigma=plan.sharpen_sigma)
+
+
+def flatten(image: Any, plan: Plan) -> Any:
+    """Drop alpha onto the background when the format has none or a background was asked."""
+    if not plan.flatten or not image.hasalpha():
+        return image
+    background = plan.background or WHITE
+    return image.flatten(background=_rgb(background)).cast("uchar")
+
+
+_FRAME_STEPS: tuple[Callable[[Any, Plan], Any], ...] = (rotate, crop, extend, blur, sharpen)
+
+
+def per_frame(image: Any, plan: Plan, steps: Sequence[Callable[[Any, Plan], Any]]) -> Any:
+    """Apply `steps` to every frame of an animation (one frame for a still), then restack."""
+    page_height = _page_height(image)
+    if page_height >= image.height:
+        return _apply(image, plan, steps)
+    frames = [
+        _apply(image.crop(0, top, image.width, page_height), plan, steps)
+        for top in range(0, image.height - page_height + 1, page_height)
+    ]
+    roll = pyvips.Image.arrayjoin(frames, across=1).copy()
+    roll.set_type(pyvips.GValue.gint_type, "page-height", frames[0].height)
+    roll.set_type(pyvips.GValue.gint_type, "n-pages", len(frames))
+    if image.get_typeof("delay"):
+        delays = list(image.get("delay"))[: len(frames)]
+        roll.set_type(pyvips.GValue.array_int_type, "delay", delays)
+    return roll
+
+
+def _apply(image: Any, plan: Plan, steps: Sequence[Callable[[Any, Plan], Any]]) -> Any:
+    for step in steps:
+        image = step(image, plan)
+    return image
+
+
+def _page_height(image: Any) -> int:
+    if image.get_typeof("page-height") == 0:
+        return int(image.height)
+    page_height = int(image.get("page-height"))
+    if page_height <= 0 or image.height % page_height != 0:
+        return int(image.height)
+    return page_height
+
+
+# --- encoding ----------------------------------------------------------------------------
+
+
+def encode(image: Any, plan: Plan) -> Rendered:
+    """Encode; with max_bytes, lower the quality step by step (as imgproxy does) until the
+    result fits or the quality reaches a floor, and return the smallest attempt."""
+    quality = plan.quality
+    if plan.max_bytes <= 0:
+        return _rendered(image, _save(image, plan, quality), plan, quality)
+
+    image = image.copy_memory()  # decode and resize once, however many encodes follow
+    data = _save(image, plan, quality)
+    while len(data) > plan.max_bytes and quality > _MIN_FIT_QUALITY:
+        excess = len(data) / plan.max_bytes
+        factor = 0.25 if excess > 3 else 0.5 if excess > 1.5 else 0.75
+        quality = max(_MIN_FIT_QUALITY, int(quality * factor))
+        data = _save(image, plan, quality)
+    return _rendered(image, data, plan, quality)
+
+
+def _rendered(image: Any, data: bytes, plan: Plan, quality: int) -> Rendered:
+    return Rendered(
+        data=data,
+        format=plan.output_format,
+        width=int(image.width),
+        height=_page_height(image),
+        quality=quality,
+    )
+
+
+def _save(image: Any, plan: Plan, quality: int) -> bytes:
+    options: dict[str, Any] = {"keep": "none"} if plan.strip_metadata else {}
+    fmt = plan.output_format
+    if fmt is OutputFormat.JPEG:
+        data = image.jpegsave_buffer(Q=quality, optimize_coding=True, **options)
+    elif fmt is OutputFormat.PNG:
+        data = image.pngsave_buffer(**options)
+    elif fmt is OutputFormat.WEBP:
+        data = image.webpsave_buffer(Q=quality, effort=plan.effort, **options)
+    elif fmt is OutputFormat.AVIF:
+        data = image.heifsave_buffer(Q=quality, compression="av1", effort=plan.effort, **options)
+    else:
+        data = image.gifsave_buffer(**options)
+    return bytes(data)
+
+
+# --- helpers -----------------------------------------------------------------------------
+
+
+def _rgb(color: Color) -> list[int]:
+    return [color.red, color.green, color.blue]
+
+
+_KNOWN_FAILURES = (
+    (
+        ("premature end", "truncated", "read error", "bad seek", "unable to parse"),
+        "the source image is truncated or corrupt",
+    ),
+    (("not in a known format", "unsupported"), "the source image format is not supported"),
+)
+
+
+def _client_message(error: Exception) -> str:
+    """A short message for the client; libvips' detail may name paths on the host."""
+    detail = str(error).lower()
+    for needles, message in _KNOWN_FAILURES:
+        if any(needle in detail for needle in needles):
+            return message
+    return "the image could not be processed"

@@ -1,0 +1,44 @@
+"""Every HTTP response pixgate builds: images, 304s and the JSON errors."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from proxy.errors import PixgateError
+from proxy.service import ImageResult, NotModified
+
+# An uploaded file must never run as a page, whatever bytes it holds.
+SAFETY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; sandbox",
+}
+
+
+def _cache_headers(etag: str, negotiated: bool, max_age: int) -> dict[str, str]:
+    headers = {
+        "ETag": etag,
+        "Cache-Control": f"public, max-age={max_age}, immutable",
+        **SAFETY_HEADERS,
+    }
+    if negotiated:
+        headers["Vary"] = "Accept"
+    return headers
+
+
+def image_response(result: ImageResult) -> web.Response:
+    headers = _cache_headers(result.etag, result.negotiated, result.max_age)
+    headers["Content-Type"] = result.content_type
+    return web.Response(body=result.body, headers=headers)
+
+
+def not_modified_response(result: NotModified) -> web.Response:
+    return web.Response(
+        status=304, headers=_cache_headers(result.etag, result.negotiated, result.max_age)
+    )
+
+
+def error_response(error: PixgateError) -> web.Response:
+    """The one place errors become HTTP: short JSON, never cached by a CDN."""
+    body = {"error": {"code": error.code, "message": error.message}}
+    headers = {"Cache-Control": "no-store", **SAFETY_HEADERS, **error.headers()}
+    return web.json_response(body, status=error.status, headers=headers)

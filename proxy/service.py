@@ -1,0 +1,146 @@
+"""The transform request as one straight line:
+
+target ─split─▶ signature ─verify─▶ parse ─▶ Options ─resolve─▶ SourceLocation
+       ─(304?)─▶ read original ─▶ probe/plan/render in the pool ─▶ ImageResult
+
+No HTTP types here: :mod:`proxy.handlers` turns the result into a response.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+
+from pixgate_signing import verify_path
+
+from config import Settings
+from proxy.coalesce import Coalescer
+from proxy.errors import BadRequest, Forbidden, NotFound
+from proxy.metrics import Metrics
+from proxy.negotiate import accept_class
+from proxy.options import Options, OutputFormat
+from proxy.pipeline import PipelineConfig, Transformed, transform
+from proxy.pool import TransformPool
+from proxy.source_cache import SourceReader
+from proxy.sources import resolve_source
+from proxy.urlpath import parse_target
+
+# Bump when rendering changes output for the same URL, so CDNs and browsers refetch.
+PIPELINE_VERSION = "1"
+
+
+@dataclass(frozen=True, slots=True)
+class ImageResult:
+    body: bytes
+    content_type: str
+    etag: str
+    negotiated: bool
+    max_age: int
+    source_outcome: str
+    width: int
+    height: int
+
+
+@dataclass(frozen=True, slots=True)
+class NotModified:
+    etag: str
+    negotiated: bool
+    max_age: int
+
+
+def split_signature(target: str) -> tuple[str, str]:
+    """`/{signature}/rest` → (signature, "/rest"); the rest is what was signed."""
+    if not target.startswith("/"):
+        raise BadRequest("request path must start with '/'", code="invalid_path")
+    signature, slash, rest = target[1:].partition("/")
+    if not signature or not slash or not rest:
+        raise BadRequest(
+            "expected /{signature}/{options}/.../{source}", code="invalid_path"
+        )
+    return signature, "/" + rest
+
+
+def make_etag(source_version: str, signed_path: str, variant: str) -> str:
+    """A strong validator: same original version + same URL + same negotiated variant
+    always render the same bytes."""
+    material = "\0".join((PIPELINE_VERSION, source_version, signed_path, variant))
+    return '"' + hashlib.sha256(material.encode()).hexdigest()[:32] + '"'
+
+
+def etag_matches(if_none_match: str, etag: str) -> bool:
+    """If-None-Match uses the weak comparison (RFC 9110 13.1.2)."""
+    candidates = (tag.strip().removeprefix("W/") for tag in if_none_match.split(","))
+    return any(tag in ("*", etag) for tag in candidates)
+
+
+class ImageService:
+    def __init__(
+        self,
+        settings: Settings,
+        reader: SourceReader,
+        pool: TransformPool,
+        pipeline: PipelineConfig,
+        metrics: Metrics,
+    ) -> None:
+        self._settings = settings
+        self._reader = reader
+        self._pool = pool
+        self._pipeline = pipeline
+        self._metrics = metrics
+        self._renders: Coalescer[str, Transformed] = Coalescer()
+
+    async def respond(
+        self, target: str, accept: str, if_none_match: str | None
+    ) -> ImageResult | NotModified:
+        settings = self._settings
+        signature, signed_path = split_signature(target)
+        if not verify_path(signature, signed_path, settings.key_pairs, settings.signature_size):
+            raise Forbidden("invalid signature", code="invalid_signature")
+        parsed = parse_target(target, settings.presets)
+        options = parsed.options
+        max_age = self._max_age(options)
+        location = resolve_source(parsed.source, settings.storage_url, settings.allowed_sources)
+        requested = parsed.options.format
+        variant = accept_class(requested, accept)
+        negotiated = requested is None
+
+        if if_none_match:
+            version = await self._reader.version(location)
+            etag = make_etag(version, signed_path, variant)
+            if etag_matches(if_none_match, etag):
+                return NotModified(etag, negotiated, max_age)
+
+        blob, outcome = await self._reader.read(location)
+        etag = make_etag(blob.version, signed_path, variant)
+        result, _ = await self._renders.run(
+            etag, lambda: self._transform(blob.data, options, requested, accept)
+        )
+        return ImageResult(
+            body=result.data,
+            content_type=result.format.content_type,
+            etag=etag,
+            negotiated=negotiated,
+            max_age=max_age,
+            source_outcome=outcome,
+            width=result.width,
+            height=result.height,
+        )
+
+    def _max_age(self, options: Options) -> int:
+        if options.expires is None:
+            return self._settings.ttl
+        remaining = options.expires - int(time.time())
+        if remaining <= 0:
+            raise NotFound("this URL has expired", code="expired")
+        return min(self._settings.ttl, remaining)
+
+    async def _transform(
+        self, data: bytes, options: Options, requested: OutputFormat | None, accept: str
+    ) -> Transformed:
+        started = time.perf_counter()
+        result = await self._pool.run(transform, data, options, requested, accept, self._pipeline)
+        self._metrics.transform_seconds.labels(result.format.value).observe(
+            time.perf_counter() - started
+        )
+        return result

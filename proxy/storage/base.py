@@ -1,0 +1,78 @@
+"""What every storage backend offers, and the values it hands back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class SourceLocation:
+    """A validated, canonical place of an original.
+
+    `scheme` is the backend ("file" or "s3"). For "file", `bucket` is empty and `key` is an
+    absolute, normalised filesystem path. For "s3", `key` is the object key (no leading '/').
+    """
+
+    scheme: str
+    bucket: str
+    key: str
+
+    @property
+    def url(self) -> str:
+        if self.scheme == "file":
+            return f"file://{self.key}"
+        return f"{self.scheme}://{self.bucket}/{self.key}"
+
+
+@dataclass(frozen=True, slots=True)
+class SourceStat:
+    """Size and version of an original, without its bytes.
+
+    `version` changes whenever the bytes change (S3 ETag, or mtime+size of a file);
+    it feeds the ETag of every variant.
+    """
+
+    size: int
+    version: str
+
+
+@dataclass(frozen=True, slots=True)
+class SourceBlob:
+    """The bytes of an original and the version they were read at."""
+
+    data: bytes
+    version: str
+
+
+@dataclass(frozen=True, slots=True)
+class StorageSettings:
+    """What a backend needs to open its clients."""
+
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
+    timeout_seconds: float = 10.0
+    max_attempts: int = 3
+
+
+class Storage(Protocol):
+    """A backend. Every method raises only pixgate errors: NotFound, TooLarge,
+    UpstreamError (store failed) or UpstreamTimeout (store too slow)."""
+
+    async def stat(self, location: SourceLocation) -> SourceStat: ...
+
+    async def fetch(self, location: SourceLocation, max_bytes: int) -> SourceBlob:
+        """Read the whole object; TooLarge (before reading) if it is over `max_bytes`."""
+        ...
+
+    async def put(self, location: SourceLocation, data: bytes, content_type: str) -> SourceStat:
+        """Write atomically: readers see the old object, or the whole new one."""
+        ...
+
+    async def delete(self, location: SourceLocation) -> None:
+        """Remove the object; deleting a missing object is not an error."""
+        ...
+
+    async def check(self, location: SourceLocation) -> None:
+        """Readiness: raise UpstreamError unless the store answering for `location` works."""
+        ...

@@ -1,0 +1,195 @@
+"""Originals in S3 (or an S3-compatible store), over one long-lived aiobotocore client.
+
+Open the backend with `open_s3_storage(settings)` from the app's cleanup_ctx: it creates the
+client once and closes its connection pool on exit. Credentials come from botocore's default
+chain (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN first); the region from
+`settings.s3_region`, else AWS_DEFAULT_REGION.
+
+Time is bounded twice: botocore's connect/read timeouts bound one attempt, and an asyncio
+deadline of `settings.timeout_seconds` bounds the whole call, retries and body included.
+Every failure becomes a pixgate error whose message names the action and the S3 error code
+only, never the endpoint or credentials.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+import aiohttp
+from aiobotocore.config import AioConfig
+from aiobotocore.session import get_session
+from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, ReadTimeoutError
+
+from proxy.errors import NotFound, PixgateError, TooLarge, UpstreamError, UpstreamTimeout
+from proxy.storage.base import SourceBlob, SourceLocation, SourceStat, StorageSettings
+
+if TYPE_CHECKING:
+    from aiobotocore.response import StreamingBody
+    from types_aiobotocore_s3.client import S3Client
+
+log = logging.getLogger(__name__)
+
+# What S3 answers for a missing object (GetObject) or for any 404 on HEAD, which has no body.
+_MISSING = frozenset({"NoSuchKey", "NoSuchBucket", "NotFound", "404"})
+_NOTHING_MISSING: frozenset[str] = frozenset()
+# botocore's default of 10 would queue a busy proxy's fetches behind each other.
+_MAX_POOL_CONNECTIONS = 64
+_CHUNK = 1 << 16
+_SAFE_CODE = re.compile(r"[A-Za-z0-9.]{1,64}")
+
+
+@contextlib.asynccontextmanager
+async def open_s3_storage(settings: StorageSettings) -> AsyncIterator[S3Storage]:
+    """Create the client, yield the backend, close the client's connections on exit."""
+    session = get_session()
+    async with session.create_client(
+        "s3",
+        region_name=settings.s3_region,
+        endpoint_url=settings.s3_endpoint_url,
+        config=client_config(settings),
+    ) as client:
+        yield S3Storage(client, timeout_seconds=settings.timeout_seconds)
+
+
+def client_config(settings: StorageSettings) -> AioConfig:
+    """botocore settings: per-attempt timeouts that leave room for retries in the deadline."""
+    attempts = max(settings.max_attempts, 1)
+    # One hung attempt must not eat the whole deadline, or there would never be a retry.
+    attempt_timeout = settings.timeout_seconds / attempts
+    return AioConfig(
+        connect_timeout=attempt_timeout,
+        read_timeout=attempt_timeout,
+        # Every call made here (HEAD, GET, whole-body PUT, DELETE) is idempotent: safe to retry.
+        retries={"mode": "standard", "total_max_attempts": attempts},
+        max_pool_connections=_MAX_POOL_CONNECTIONS,
+        # A custom endpoint (MinIO, Ceph, moto) rarely has wildcard DNS for virtual hosts.
+        s3={"addressing_style": "path"} if settings.s3_endpoint_url else None,
+    )
+
+
+class S3Storage:
+    """Serves `s3` locations; `bucket` and `key` are used as given."""
+
+    __slots__ = ("_client", "_timeout_seconds")
+
+    def __init__(self, client: S3Client, *, timeout_seconds: float) -> None:
+        self._client = client
+        self._timeout_seconds = timeout_seconds
+
+    async def stat(self, location: SourceLocation) -> SourceStat:
+        async with self._call("stat", location, missing=_MISSING):
+            head = await self._client.head_object(Bucket=location.bucket, Key=location.key)
+        return SourceStat(size=head["ContentLength"], version=_version(head.get("ETag")))
+
+    async def fetch(self, location: SourceLocation, max_bytes: int) -> SourceBlob:
+        async with self._call("fetch", location, missing=_MISSING):
+            response = await self._client.get_object(Bucket=location.bucket, Key=location.key)
+            async with response["Body"] as body:
+                declared = response.get("ContentLength")
+                if declared is not None and declared > max_bytes:
+                    raise _too_large(max_bytes)
+                # The declared length may be absent (chunked) or wrong: cap what we read too.
+                data = await _read_capped(body, max_bytes)
+        return SourceBlob(data=data, version=_version(response.get("ETag")))
+
+    async def put(self, location: SourceLocation, data: bytes, content_type: str) -> SourceStat:
+        async with self._call("put", location, missing=_NOTHING_MISSING):
+            response = await self._client.put_object(
+                Bucket=location.bucket, Key=location.key, Body=data, ContentType=content_type
+            )
+        return SourceStat(size=len(data), version=_version(response.get("ETag")))
+
+    async def delete(self, location: SourceLocation) -> None:
+        # S3 answers 204 for a missing key; some compatible stores answer NoSuchKey.
+        with contextlib.suppress(NotFound):
+            async with self._call("delete", location, missing=frozenset({"NoSuchKey"})):
+                await self._client.delete_object(Bucket=location.bucket, Key=location.key)
+
+    async def check(self, location: SourceLocation) -> None:
+        """Readiness: HEAD the location's bucket. Every failure, a timeout too, is UpstreamError."""
+        try:
+            async with self._call("check", location, missing=_NOTHING_MISSING):
+                await self._client.head_bucket(Bucket=location.bucket)
+        except UpstreamTimeout:
+            raise UpstreamError("s3 check timed out") from None
+
+    @contextlib.asynccontextmanager
+    async def _call(
+        self, action: str, location: SourceLocation, *, missing: frozenset[str]
+    ) -> AsyncIterator[None]:
+        """Bound the block by the deadline and translate whatever it raises."""
+        try:
+            async with asyncio.timeout(self._timeout_seconds):
+                yield
+        except PixgateError:
+            raise
+        # asyncio's deadline and aiobotocore's body read timeout are both TimeoutError.
+        except (TimeoutError, ReadTimeoutError, ConnectTimeoutError) as exc:
+            _log_failure(action, location, exc)
+            raise UpstreamTimeout(f"s3 {action} timed out") from None
+        except ClientError as exc:
+            code = _error_code(exc)
+            if code in missing:
+                raise NotFound("source not found") from None
+            _log_failure(action, location, exc, code)
+            raise UpstreamError(f"s3 {action} failed ({code})") from None
+        except (BotoCoreError, aiohttp.ClientError, OSError) as exc:
+            _log_failure(action, location, exc)
+            raise UpstreamError(f"s3 {action} failed (store unreachable)") from None
+        except Exception as exc:
+            # botocore's parsers can trip over a malformed answer (TypeError, KeyError, ...).
+            _log_failure(action, location, exc, exc_info=True)
+            raise UpstreamError(f"s3 {action} failed (bad response)") from None
+
+
+async def _read_capped(body: StreamingBody, max_bytes: int) -> bytes:
+    chunks: list[bytes] = []
+    total = 0
+    while chunk := await body.read(_CHUNK):
+        total += len(chunk)
+        if total > max_bytes:
+            raise _too_large(max_bytes)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _version(etag: str | None) -> str:
+    version = (etag or "").strip('"')
+    if not version:
+        # Without it a changed original would keep serving stale variants.
+        raise UpstreamError("s3 response carried no ETag")
+    return version
+
+
+def _error_code(exc: ClientError) -> str:
+    error = exc.response.get("Error", {})
+    code = str(error.get("Code") or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode"))
+    # The code is echoed to clients: keep it if it looks like one, whatever the store sent.
+    return code if _SAFE_CODE.fullmatch(code) else "error"
+
+
+def _too_large(max_bytes: int) -> TooLarge:
+    return TooLarge(f"source is larger than {max_bytes} bytes")
+
+
+def _log_failure(
+    action: str,
+    location: SourceLocation,
+    exc: BaseException,
+    code: str | None = None,
+    *,
+    exc_info: bool = False,
+) -> None:
+    log.warning(
+        "event=storage_error backend=s3 action=%s bucket=%s error=%s code=%s",
+        action,
+        location.bucket,
+        type(exc).__name__,
+        code or "-",
+        exc_info=exc if exc_info else None,
+    )

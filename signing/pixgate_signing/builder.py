@@ -1,0 +1,165 @@
+"""Build signed pixgate URLs from Python."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable, Sequence
+from urllib.parse import quote
+
+from pixgate_signing.keys import KeyPair, parse_key_pairs
+from pixgate_signing.signature import FULL_SIZE, sign_path, verify_path
+
+#: Resizing types the proxy understands (imgproxy's names).
+FITS = ("fit", "fill", "fill-down", "force", "auto")
+#: Output formats the proxy can encode.
+FORMATS = ("jpeg", "jpg", "png", "webp", "avif", "gif")
+
+# Characters left as they are in a plain source; '@' is escaped because the proxy reads
+# the text after the last '@' as the output extension.
+_PLAIN_SAFE = "/:-._~!$&'()*+,;="
+
+
+class UrlBuilder:
+    """Signs transform URLs for one pixgate deployment.
+
+    `key` and `salt` are hex strings as configured on the server (``PIXGATE_KEY``,
+    ``PIXGATE_SALT``; with several comma-separated pairs the first signs and all verify)
+    or raw bytes. `base_url` is where pixgate (or the CDN in front of it) is reached.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        key: str | bytes,
+        salt: str | bytes,
+        *,
+        signature_size: int = FULL_SIZE,
+        encode_source: bool = False,
+    ) -> None:
+        if isinstance(key, bytes) and isinstance(salt, bytes):
+            self._key_pairs: tuple[KeyPair, ...] = (KeyPair(key, salt),)
+        elif isinstance(key, str) and isinstance(salt, str):
+            self._key_pairs = parse_key_pairs(key, salt)
+        else:
+            raise TypeError("key and salt must both be hex strings or both be bytes")
+        if not 1 <= signature_size <= FULL_SIZE:
+            raise ValueError(f"signature_size must be 1-{FULL_SIZE}, got {signature_size}")
+        self.base_url = base_url.rstrip("/")
+        self.signature_size = signature_size
+        self.encode_source = encode_source
+
+    def __repr__(self) -> str:
+        return f"UrlBuilder({self.base_url!r}, key=<hidden>, salt=<hidden>)"
+
+    def path(
+        self,
+        source: str,
+        *,
+        width: int = 0,
+        height: int = 0,
+        fit: str | None = None,
+        format: str | None = None,
+        quality: int | None = None,
+        options: Iterable[str] = (),
+    ) -> str:
+        """The signed path (``/{signature}/...``) for `source` with these options.
+
+        `source` is a storage key (``originals/cat.jpg``), ``local:///path`` or
+        ``s3://bucket/key``. `options` are extra raw option segments such as
+        ``"g:sm"`` or ``"bl:2"``, placed after the ones built from the arguments.
+        """
+        unsigned = build_unsigned_path(
+            source,
+            segments=_option_segments(width, height, fit, quality, options),
+            format=format,
+            encode_source=self.encode_source,
+        )
+        return "/" + sign_path(unsigned, self._key_pairs[0], self.signature_size) + unsigned
+
+    def url(
+        self,
+        source: str,
+        *,
+        width: int = 0,
+        height: int = 0,
+        fit: str | None = None,
+        format: str | None = None,
+        quality: int | None = None,
+        options: Iterable[str] = (),
+    ) -> str:
+        """The absolute signed URL; arguments as for :meth:`path`."""
+        return self.base_url + self.path(
+            source,
+            width=width,
+            height=height,
+            fit=fit,
+            format=format,
+            quality=quality,
+            options=options,
+        )
+
+    def srcset(
+        self,
+        source: str,
+        widths: Sequence[int],
+        *,
+        fit: str | None = None,
+        format: str | None = None,
+        quality: int | None = None,
+        options: Iterable[str] = (),
+    ) -> str:
+        """A ready ``srcset`` value: one width-limited URL per entry of `widths`."""
+        if not widths:
+            raise ValueError("srcset needs at least one width")
+        extra = tuple(options)
+        return ", ".join(
+            f"{self.url(source, width=w, fit=fit, format=format, quality=quality, options=extra)}"
+            f" {w}w"
+            for w in widths
+        )
+
+    def verify(self, signature: str, path: str) -> bool:
+        """True when `signature` is valid for `path` under any configured key pair."""
+        return verify_path(signature, path, self._key_pairs, self.signature_size)
+
+
+def build_unsigned_path(
+    source: str, *, segments: Sequence[str], format: str | None, encode_source: bool
+) -> str:
+    """The part of a URL that gets signed: ``/{options}/plain/{source}[@ext]`` or the
+    base64 form ``/{options}/{base64url(source)}[.ext]``."""
+    if not source:
+        raise ValueError("source must not be empty")
+    if format is not None and format not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {format!r}")
+    prefix = "".join(f"/{segment}" for segment in segments)
+    if encode_source:
+        encoded = base64.urlsafe_b64encode(source.encode()).decode("ascii").rstrip("=")
+        return f"{prefix}/{encoded}" + (f".{format}" if format else "")
+    return f"{prefix}/plain/{quote(source, safe=_PLAIN_SAFE)}" + (f"@{format}" if format else "")
+
+
+def _option_segments(
+    width: int, height: int, fit: str | None, quality: int | None, options: Iterable[str]
+) -> list[str]:
+    if width < 0 or height < 0:
+        raise ValueError("width and height must not be negative")
+    segments: list[str] = []
+    if fit is not None:
+        if fit not in FITS:
+            raise ValueError(f"fit must be one of {', '.join(FITS)}, got {fit!r}")
+        segments.append(f"rs:{fit}:{width}:{height}")
+    else:
+        if width:
+            segments.append(f"w:{width}")
+        if height:
+            segments.append(f"h:{height}")
+    if quality is not None:
+        if not 1 <= quality <= 100:
+            raise ValueError(f"quality must be 1-100, got {quality}")
+        segments.append(f"q:{quality}")
+    for segment in options:
+        if ":" not in segment or "/" in segment:
+            raise ValueError(f"option segment must look like 'name:arg', got {segment!r}")
+        segments.append(segment)
+    return segments

@@ -1,0 +1,104 @@
+"""Settings: defaults, validation messages that name the variable, secrets kept out."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from pathlib import Path
+
+import pytest
+
+from config import Settings, SettingsError, load_settings
+from config.settings import VARIABLES, markdown_table
+
+KEYS = {"PIXGATE_KEY": "736563726574", "PIXGATE_SALT": "68656C6C6F"}
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def test_defaults() -> None:
+    settings = load_settings(KEYS)
+    assert settings.bind == ("127.0.0.1", 8080)
+    assert settings.signature_size == 32
+    assert settings.max_src_bytes == 20 * 1024 * 1024
+    assert settings.max_src_pixels == 50_000_000
+    assert settings.ttl == 31536000
+    assert settings.concurrency >= 1
+    assert settings.storage_url.startswith("file:///")
+    assert settings.base_url == "http://127.0.0.1:8080"
+    assert len(settings.key_pairs) == 1 and not settings.generated_key
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        pytest.param({"PIXGATE_BIND": "8080"}, "PIXGATE_BIND: expected host:port", id="bind"),
+        pytest.param({"PIXGATE_BIND": "h:99999"}, "PIXGATE_BIND", id="bind-port"),
+        pytest.param({"PIXGATE_SIGNATURE_SIZE": "33"}, "PIXGATE_SIGNATURE_SIZE", id="sig-size"),
+        pytest.param({"PIXGATE_MAX_SRC_BYTES": "lots"}, "PIXGATE_MAX_SRC_BYTES", id="bytes"),
+        pytest.param({"PIXGATE_CONCURRENCY": "0"}, "PIXGATE_CONCURRENCY", id="concurrency"),
+        pytest.param({"PIXGATE_DEV": "maybe"}, "PIXGATE_DEV: expected a boolean", id="dev"),
+        pytest.param({"PIXGATE_STORAGE_URL": "ftp://x"}, "PIXGATE_STORAGE_URL", id="storage"),
+        pytest.param({"PIXGATE_STORAGE_URL": "s3://"}, "PIXGATE_STORAGE_URL", id="no-bucket"),
+        pytest.param({"PIXGATE_ALLOWED_SOURCES": "http://x/"}, "PIXGATE_ALLOWED_SOURCES", id="al"),
+        pytest.param({"PIXGATE_S3_ENDPOINT_URL": "moto:5000"}, "PIXGATE_S3_ENDPOINT_URL", id="s3"),
+        pytest.param({"PIXGATE_FORMAT_QUALITY": "bmp=3"}, "PIXGATE_FORMAT_QUALITY", id="fq"),
+        pytest.param({"PIXGATE_PRESETS": "thumb=nope:1"}, "PIXGATE_PRESETS", id="preset"),
+        pytest.param({"PIXGATE_KEY": "zz"}, "PIXGATE_KEY", id="bad-hex"),
+        pytest.param({"PIXGATE_SALT": "00,11"}, "PIXGATE_KEY/PIXGATE_SALT", id="unpaired"),
+        pytest.param({"PIXGATE_LOG_LEVEL": "loud"}, "PIXGATE_LOG_LEVEL", id="log-level"),
+    ],
+)
+def test_bad_values_name_the_variable(env: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        load_settings({**KEYS, **env})
+
+
+def test_no_key_refuses_to_start_outside_dev_mode() -> None:
+    with pytest.raises(SettingsError, match="no signing key configured"):
+        load_settings({})
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        pytest.param(lambda: load_settings({}, dev=True), id="flag"),
+        pytest.param(lambda: load_settings({"PIXGATE_DEV": "1"}), id="env"),
+    ],
+)
+def test_dev_mode_generates_a_throwaway_key(settings: object) -> None:
+    loaded = settings()  # type: ignore[operator]
+    assert loaded.generated_key and loaded.dev_mode and len(loaded.key_pairs) == 1
+
+
+def test_secrets_never_in_repr_or_errors() -> None:
+    settings = load_settings({"PIXGATE_KEY": "abcdef0123", "PIXGATE_SALT": "99887766"})
+    assert "abcdef0123" not in repr(settings) and "99887766" not in repr(settings)
+    with pytest.raises(SettingsError) as error:
+        load_settings({"PIXGATE_KEY": "secretzz", "PIXGATE_SALT": "00"})
+    assert "secretzz" not in str(error.value)
+
+
+def test_rotation_and_presets() -> None:
+    settings = load_settings(
+        {
+            "PIXGATE_KEY": "aa,736563726574",
+            "PIXGATE_SALT": "bb,68656C6C6F",
+            "PIXGATE_PRESETS": "thumb=rs:fill:150:150/q:70,default=sm:1",
+            "PIXGATE_ALLOWED_SOURCES": "s3://other/public/, file:///srv/img",
+            "PIXGATE_BIND": "0.0.0.0:9000",
+        }
+    )
+    assert len(settings.key_pairs) == 2
+    assert settings.presets["thumb"] == ("rs:fill:150:150", "q:70")
+    assert settings.allowed_sources == ("s3://other/public/", "file:///srv/img")
+    assert settings.storage_schemes == {"file", "s3"}
+    assert settings.base_url == "http://127.0.0.1:9000"
+
+
+def test_every_setting_has_a_variable() -> None:
+    derived = {"key_pairs", "generated_key", "presets"}
+    declared = {variable.field for variable in VARIABLES}
+    assert {f.name for f in fields(Settings)} - derived == declared
+
+
+def test_readme_documents_every_variable() -> None:
+    assert markdown_table() in README.read_text()

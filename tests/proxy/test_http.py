@@ -1,0 +1,386 @@
+"""The proxy over HTTP: real app, real files, real pixels and headers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import pytest
+import pyvips
+from aiohttp.test_utils import TestClient
+from pixgate_signing import UrlBuilder
+
+from tests.proxy.conftest import ClientFactory, raw_get
+
+Client = TestClient[Any, Any]
+
+MAGIC = {
+    "image/jpeg": (0, b"\xff\xd8\xff"),
+    "image/png": (0, b"\x89PNG\r\n\x1a\n"),
+    "image/webp": (8, b"WEBP"),
+    "image/avif": (4, b"ftypavif"),
+    "image/gif": (0, b"GIF8"),
+}
+
+
+def decoded(body: bytes) -> Any:
+    return pyvips.Image.new_from_buffer(body, "")
+
+
+def assert_magic(body: bytes, content_type: str) -> None:
+    offset, magic = MAGIC[content_type]
+    assert body[offset : offset + len(magic)] == magic
+
+
+async def error_of(response: Any) -> tuple[int, str]:
+    assert response.headers["Content-Type"].startswith("application/json")
+    assert response.headers["Cache-Control"] == "no-store"
+    body = await response.json()
+    assert set(body) == {"error"} and body["error"]["message"]
+    return response.status, body["error"]["code"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "size"),
+    [
+        pytest.param({}, (400, 300), id="no-options"),
+        pytest.param({"width": 200}, (200, 150), id="width-only"),
+        pytest.param({"height": 60}, (80, 60), id="height-only"),
+        pytest.param({"width": 100, "height": 100, "fit": "fit"}, (100, 75), id="fit"),
+        pytest.param({"width": 100, "height": 100, "fit": "fill"}, (100, 100), id="fill"),
+        pytest.param({"width": 100, "height": 50, "fit": "force"}, (100, 50), id="force"),
+        pytest.param({"width": 80, "height": 100, "fit": "auto"}, (80, 60), id="auto-fit"),
+        pytest.param({"width": 900, "fit": "fit"}, (400, 300), id="no-enlarge"),
+        pytest.param({"width": 800, "options": ["el:1"]}, (800, 600), id="enlarge"),
+        pytest.param({"width": 100, "options": ["dpr:2"]}, (200, 150), id="dpr"),
+    ],
+)
+async def test_resizing(
+    client: Client, urls: UrlBuilder, kwargs: dict[str, Any], size: tuple[int, int]
+) -> None:
+    response = await client.get(urls.path("originals/quad.jpg", format="jpeg", **kwargs))
+    assert response.status == 200, await response.text()
+    body = await response.read()
+    assert_magic(body, "image/jpeg")
+    image = decoded(body)
+    assert (image.width, image.height) == size
+    assert response.headers["Content-Length"] == str(len(body))
+
+
+@pytest.mark.parametrize("fmt", ["jpeg", "png", "webp", "avif", "gif"])
+async def test_explicit_formats(client: Client, urls: UrlBuilder, fmt: str) -> None:
+    response = await client.get(urls.path("originals/quad.jpg", width=64, format=fmt))
+    assert response.status == 200
+    content_type = f"image/{fmt}"
+    assert response.headers["Content-Type"] == content_type
+    assert_magic(await response.read(), content_type)
+    assert "Vary" not in response.headers
+
+
+@pytest.mark.parametrize(
+    ("source", "accept", "content_type"),
+    [
+        pytest.param("originals/quad.jpg", "image/avif,image/webp,*/*", "image/avif", id="avif"),
+        pytest.param("originals/quad.jpg", "image/webp,*/*;q=0.8", "image/webp", id="webp"),
+        pytest.param("originals/quad.jpg", "*/*", "image/jpeg", id="jpeg-stays"),
+        pytest.param("originals/quad.jpg", "", "image/jpeg", id="no-accept"),
+        pytest.param("originals/alpha.png", "image/png", "image/png", id="png-stays"),
+        pytest.param("originals/anim.gif", "*/*", "image/gif", id="gif-stays"),
+        pytest.param("originals/anim.gif", "image/avif,image/webp", "image/webp", id="anim-webp"),
+    ],
+)
+async def test_negotiation(
+    client: Client, urls: UrlBuilder, source: str, accept: str, content_type: str
+) -> None:
+    response = await client.get(urls.path(source, width=32), headers={"Accept": accept})
+    assert response.status == 200
+    assert response.headers["Content-Type"] == content_type
+    assert response.headers["Vary"] == "Accept"
+    assert_magic(await response.read(), content_type)
+
+
+async def test_cache_headers_and_304(client: Client, urls: UrlBuilder) -> None:
+    path = urls.path("originals/quad.jpg", width=50)
+    first = await client.get(path, headers={"Accept": "image/webp"})
+    assert first.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    assert first.headers["X-Content-Type-Options"] == "nosniff"
+    assert "default-src 'none'" in first.headers["Content-Security-Policy"]
+    etag = first.headers["ETag"]
+    assert etag.startswith('"') and etag.endswith('"')
+
+    again = await client.get(path, headers={"Accept": "image/webp", "If-None-Match": etag})
+    assert again.status == 304
+    assert again.headers["ETag"] == etag
+    assert await again.read() == b""
+
+    weak = await client.get(path, headers={"Accept": "image/webp", "If-None-Match": f"W/{etag}"})
+    assert weak.status == 304
+
+    other_variant = await client.get(path, headers={"Accept": "image/avif", "If-None-Match": etag})
+    assert other_variant.status == 200
+    assert other_variant.headers["ETag"] != etag
+
+
+async def test_etag_follows_source_version(
+    make_client: ClientFactory, urls: UrlBuilder, storage_dir: Any
+) -> None:
+    client = await make_client(PIXGATE_SOURCE_CACHE_BYTES="0")
+    path = urls.path("originals/quad.jpg", width=50, format="png")
+    before = (await client.get(path)).headers["ETag"]
+    assert (await client.get(path, headers={"If-None-Match": before})).status == 304
+    target = storage_dir / "originals" / "quad.jpg"
+    target.write_bytes(target.read_bytes() + b"\0")
+    after = await client.get(path, headers={"If-None-Match": before})
+    assert after.status == 200
+    assert after.headers["ETag"] != before
+
+
+async def test_expires(client: Client, urls: UrlBuilder) -> None:
+    future = int(time.time()) + 120
+    live = await client.get(urls.path("originals/quad.jpg", width=10, options=[f"exp:{future}"]))
+    assert live.status == 200
+    max_age = int(live.headers["Cache-Control"].split("max-age=")[1].split(",")[0])
+    assert 0 < max_age <= 120
+    past = int(time.time()) - 1
+    expired = await client.get(urls.path("originals/quad.jpg", width=10, options=[f"exp:{past}"]))
+    assert await error_of(expired) == (404, "expired")
+
+
+async def test_exif_orientation_is_applied(client: Client, urls: UrlBuilder) -> None:
+    response = await client.get(urls.path("originals/oriented6.jpg", format="png"))
+    image = decoded(await response.read())
+    assert (image.width, image.height) == (400, 300)
+    assert image(10, 10)[:3] == pytest.approx([255, 0, 0], abs=40)  # red top-left, upright
+
+
+async def test_cmyk_becomes_srgb(client: Client, urls: UrlBuilder) -> None:
+    response = await client.get(urls.path("originals/cmyk.jpg", format="png"))
+    image = decoded(await response.read())
+    assert image.bands == 3 and image.interpretation == "srgb"
+
+
+async def test_metadata_is_stripped(client: Client, urls: UrlBuilder) -> None:
+    response = await client.get(urls.path("originals/oriented6.jpg", width=100, format="jpeg"))
+    image = decoded(await response.read())
+    assert "exif-data" not in image.get_fields()
+
+
+async def test_head(client: Client, urls: UrlBuilder) -> None:
+    response = await client.head(urls.path("originals/quad.jpg", width=20, format="webp"))
+    assert response.status == 200
+    assert response.headers["Content-Type"] == "image/webp"
+    assert int(response.headers["Content-Length"]) > 0
+
+
+async def test_plain_source_with_escaped_characters(client: Client, urls: UrlBuilder) -> None:
+    response = await client.get(urls.path("originals/dir with space/a@b.jpg", format="png"))
+    assert response.status == 200
+    assert decoded(await response.read()).width == 40
+
+
+async def test_base64_source(client: Client) -> None:
+    urls = UrlBuilder("", "736563726574", "68656C6C6F", encode_source=True)
+    response = await client.get(urls.path("originals/quad.jpg", width=40, format="gif"))
+    assert response.status == 200
+    assert response.headers["Content-Type"] == "image/gif"
+
+
+@pytest.mark.parametrize(
+    ("build", "expected"),
+    [
+        pytest.param(
+            lambda u: "/" + "A" * 43 + "/w:10/plain/originals/quad.jpg",
+            (403, "invalid_signature"),
+            id="bad-signature",
+        ),
+        pytest.param(
+            lambda u: "/w:10/plain/originals/quad.jpg",
+            (403, "invalid_signature"),
+            id="missing-signature",
+        ),
+        pytest.param(
+            lambda u: u.path("originals/quad.jpg", width=10).replace("w:10", "w:11"),
+            (403, "invalid_signature"),
+            id="tampered",
+        ),
+        pytest.param(
+            lambda u: u.path("originals/quad.jpg", options=["w:abc"]),
+            (400, "invalid_option"),
+            id="bad-option",
+        ),
+        pytest.param(
+            lambda u: u.path("originals/quad.jpg", options=["nope:1"]),
+            (400, "invalid_option"),
+            id="unknown-option",
+        ),
+        pytest.param(
+            lambda u: u.path("originals/missing.jpg"), (404, "not_found"), id="missing-source"
+        ),
+        pytest.param(lambda u: u.path("originals/logo.svg"), (415, "unsupported_format"), id="svg"),
+        pytest.param(
+            lambda u: u.path("originals/text.jpg"), (415, "unsupported_format"), id="text-as-jpeg"
+        ),
+        pytest.param(
+            lambda u: u.path("originals/broken.jpg", width=50),
+            (422, "unprocessable"),
+            id="truncated",
+        ),
+        pytest.param(lambda u: u.path("originals/empty.jpg"), (422, "unprocessable"), id="empty"),
+        pytest.param(
+            lambda u: u.path("http://example.com/cat.jpg"),
+            (400, "unsupported_source"),
+            id="http-source",
+        ),
+        pytest.param(
+            lambda u: u.path("s3://elsewhere/cat.jpg"),
+            (403, "source_not_allowed"),
+            id="foreign-bucket",
+        ),
+    ],
+)
+async def test_error_statuses(
+    client: Client, urls: UrlBuilder, build: Any, expected: tuple[int, str]
+) -> None:
+    response = await client.get(build(urls))
+    assert await error_of(response) == expected
+    assert (await client.get("/health")).status == 200  # the process lives on
+
+
+@pytest.mark.parametrize(
+    ("env", "source", "expected"),
+    [
+        pytest.param(
+            {"PIXGATE_MAX_SRC_BYTES": "1000"}, "originals/quad.jpg", (413, "too_large"), id="bytes"
+        ),
+        pytest.param(
+            {"PIXGATE_MAX_SRC_PIXELS": "1000"},
+            "originals/quad.jpg",
+            (422, "unprocessable"),
+            id="pixels",
+        ),
+    ],
+)
+async def test_source_limits(
+    make_client: ClientFactory,
+    urls: UrlBuilder,
+    env: dict[str, str],
+    source: str,
+    expected: tuple[int, str],
+) -> None:
+    client = await make_client(**env)
+    assert await error_of(await client.get(urls.path(source, width=10))) == expected
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        pytest.param("local:///../../etc/passwd", id="local-dotdot"),
+        pytest.param("../../../../etc/passwd", id="relative-dotdot"),
+        pytest.param("originals/%2e%2e/%2e%2e/%2e%2e/etc/passwd", id="encoded-dots"),
+        pytest.param("originals/..%2f..%2f..%2fetc/passwd", id="encoded-slash"),
+        pytest.param("originals\\..\\..\\etc\\passwd", id="backslash"),
+    ],
+)
+async def test_traversal_is_refused(client: Client, urls: UrlBuilder, source: str) -> None:
+    # Sign the raw text as an attacker with a valid key could, and send it unnormalised.
+    signed = urls.path("placeholder")
+    unsigned = "/plain/" + source
+    from pixgate_signing import KeyPair, sign_path
+
+    signature = sign_path(unsigned, KeyPair.from_hex("736563726574", "68656C6C6F"))
+    assert signed  # the builder works; the raw path below bypasses its escaping on purpose
+    status, body = await raw_get(client, f"/{signature}{unsigned}")
+    assert 400 <= status < 500
+    assert b"root:" not in body
+    assert json.loads(body)["error"]["code"] in {"invalid_source", "source_not_allowed"}
+
+
+async def test_local_scheme_inside_root(client: Client, urls: UrlBuilder) -> None:
+    response = await client.get(urls.path("local:///originals/quad.jpg", width=8, format="png"))
+    assert response.status == 200
+
+
+async def test_unknown_route_and_method_are_json(client: Client) -> None:
+    response = await client.post("/health")
+    assert await error_of(response) == (405, "http_405")
+
+
+async def test_health_ready_metrics(client: Client, urls: UrlBuilder, storage_dir: Any) -> None:
+    assert (await client.get("/health")).status == 200
+    assert (await client.get("/ready")).status == 200
+    await client.get(urls.path("originals/quad.jpg", width=10))
+    await client.get(urls.path("originals/quad.jpg", width=11))
+    text = await (await client.get("/metrics")).text()
+    for name in (
+        "pixgate_requests_total",
+        "pixgate_request_duration_seconds_bucket",
+        "pixgate_transform_duration_seconds_bucket",
+        "pixgate_source_fetch_duration_seconds_bucket",
+        'pixgate_source_cache_total{outcome="hit"}',
+        "pixgate_transforms_in_flight",
+        "pixgate_transforms_queued",
+    ):
+        assert name in text, name
+    storage_dir.rename(storage_dir.with_name("gone"))
+    status, code = await error_of(await client.get("/ready"))
+    assert (status, code) == (503, "not_ready")
+
+
+async def test_concurrent_identical_requests_share_one_transform(
+    client: Client, urls: UrlBuilder
+) -> None:
+    path = urls.path("originals/quad.jpg", width=123, format="webp")
+    responses = await asyncio.gather(*(client.get(path) for _ in range(6)))
+    bodies = {await r.read() for r in responses}
+    assert len(bodies) == 1
+    text = await (await client.get("/metrics")).text()
+    count = next(
+        line
+        for line in text.splitlines()
+        if line.startswith('pixgate_transform_duration_seconds_count{format="webp"}')
+    )
+    assert float(count.split()[-1]) == 1.0
+
+
+async def test_overload_answers_503_with_retry_after(
+    make_client: ClientFactory, urls: UrlBuilder
+) -> None:
+    client = await make_client(PIXGATE_CONCURRENCY="1", PIXGATE_QUEUE_LIMIT="0")
+    paths = [urls.path("originals/quad.jpg", width=w, format="avif") for w in range(300, 310)]
+    responses = await asyncio.gather(*(client.get(p) for p in paths))
+    statuses = sorted(r.status for r in responses)
+    assert statuses[0] == 200 and statuses[-1] == 503
+    refused = next(r for r in responses if r.status == 503)
+    assert refused.headers["Retry-After"] == "1"
+    assert await error_of(refused) == (503, "overloaded")
+
+
+async def test_s3_source(
+    make_client: ClientFactory,
+    urls: UrlBuilder,
+    s3_server: Any,
+    s3_bucket: str,
+    original_bytes: dict[str, bytes],
+) -> None:
+    import boto3
+
+    s3 = boto3.client("s3", endpoint_url=s3_server.endpoint_url)
+    s3.put_object(
+        Bucket=s3_bucket, Key="media/originals/quad.jpg", Body=original_bytes["originals/quad.jpg"]
+    )
+    client = await make_client(
+        f"s3://{s3_bucket}/media", PIXGATE_S3_ENDPOINT_URL=s3_server.endpoint_url
+    )
+    response = await client.get(urls.path("originals/quad.jpg", width=100, format="webp"))
+    assert response.status == 200, await response.text()
+    image = decoded(await response.read())
+    assert (image.width, image.height) == (100, 75)
+    absolute = await client.get(urls.path(f"s3://{s3_bucket}/media/originals/quad.jpg", width=5))
+    assert absolute.status == 200
+    missing = await client.get(urls.path("originals/nothing.jpg"))
+    assert await error_of(missing) == (404, "not_found")
+    outside = await client.get(urls.path(f"s3://{s3_bucket}/private/x.jpg"))
+    assert await error_of(outside) == (403, "source_not_allowed")
+    assert (await client.get("/ready")).status == 200

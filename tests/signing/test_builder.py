@@ -1,0 +1,90 @@
+"""UrlBuilder: the URLs application developers put in their pages."""
+
+from __future__ import annotations
+
+import base64
+from urllib.parse import unquote
+
+import pytest
+
+from pixgate_signing import UrlBuilder
+
+KEY, SALT = "736563726574", "68656C6C6F"
+
+
+@pytest.fixture
+def builder() -> UrlBuilder:
+    return UrlBuilder("https://img.example.com/", KEY, SALT)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected_tail"),
+    [
+        pytest.param({}, "/plain/originals/cat.jpg", id="no-options"),
+        pytest.param({"width": 300}, "/w:300/plain/originals/cat.jpg", id="width"),
+        pytest.param(
+            {"width": 300, "height": 200, "fit": "fill"},
+            "/rs:fill:300:200/plain/originals/cat.jpg",
+            id="fill",
+        ),
+        pytest.param(
+            {"height": 90, "format": "webp", "quality": 70},
+            "/h:90/q:70/plain/originals/cat.jpg@webp",
+            id="height-format-quality",
+        ),
+        pytest.param(
+            {"width": 10, "options": ["g:sm", "bl:2"]},
+            "/w:10/g:sm/bl:2/plain/originals/cat.jpg",
+            id="extra-options",
+        ),
+    ],
+)
+def test_url_shapes(builder: UrlBuilder, kwargs: dict[str, object], expected_tail: str) -> None:
+    url = builder.url("originals/cat.jpg", **kwargs)  # type: ignore[arg-type]
+    assert url.startswith("https://img.example.com/")
+    signature, _, rest = url.removeprefix("https://img.example.com/").partition("/")
+    assert "/" + rest == expected_tail
+    assert builder.verify(signature, "/" + rest)
+
+
+def test_special_characters_are_escaped(builder: UrlBuilder) -> None:
+    path = builder.path("originals/a b@c?d#e%.jpg", format="png")
+    plain = path.split("/plain/", 1)[1]
+    assert plain.endswith("@png")
+    assert unquote(plain.removesuffix("@png")) == "originals/a b@c?d#e%.jpg"
+    assert "?" not in plain and "#" not in plain and plain.count("@") == 1
+
+
+def test_base64_source() -> None:
+    builder = UrlBuilder("https://x", KEY, SALT, encode_source=True)
+    tail = builder.path("s3://bucket/k.jpg", width=5, format="avif").split("/", 2)[2]
+    segment = tail.split("/")[-1]
+    assert segment.endswith(".avif")
+    encoded = segment.removesuffix(".avif")
+    assert base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)) == b"s3://bucket/k.jpg"
+
+
+def test_srcset_lists_each_width(builder: UrlBuilder) -> None:
+    srcset = builder.srcset("originals/cat.jpg", [150, 500, 1200], format="webp")
+    entries = [entry.rsplit(" ", 1) for entry in srcset.split(", ")]
+    assert [descriptor for _, descriptor in entries] == ["150w", "500w", "1200w"]
+    assert all(f"/w:{w}/" in url for (url, _), w in zip(entries, [150, 500, 1200], strict=True))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        pytest.param({"fit": "cover"}, "fit must be", id="bad-fit"),
+        pytest.param({"format": "bmp"}, "format must be", id="bad-format"),
+        pytest.param({"quality": 0}, "quality must be", id="bad-quality"),
+        pytest.param({"width": -1}, "must not be negative", id="negative"),
+        pytest.param({"options": ["nocolon"]}, "option segment", id="bad-segment"),
+    ],
+)
+def test_bad_arguments(builder: UrlBuilder, kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        builder.url("originals/cat.jpg", **kwargs)  # type: ignore[arg-type]
+
+
+def test_repr_hides_key(builder: UrlBuilder) -> None:
+    assert KEY not in repr(builder) and "<hidden>" in repr(builder)
