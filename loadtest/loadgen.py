@@ -5,6 +5,10 @@ warm-up, completions inside a fixed window are recorded. The client's own CPU ti
 server's (by PID, from /proc) are read at the window's edges, as is the server's /metrics.
 One JSON object is printed on stdout.
 
+With `--urls-file`, workers take URLs in turn from one list: distinct URLs for the same work
+(e.g. differing only in a cachebuster) keep pixgate from coalescing concurrent identical
+requests into one render, so every request is measured doing its own transform.
+
     python -m loadtest.loadgen --url URL --concurrency 2 --duration 10 --warmup 2 \
         --server-pid PID --metrics-url http://127.0.0.1:PORT/metrics
 """
@@ -13,12 +17,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import sys
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -76,8 +82,9 @@ async def _snapshot(
     return snapshot
 
 
-async def _worker(session: aiohttp.ClientSession, url: str, window: Window) -> None:
+async def _worker(session: aiohttp.ClientSession, urls: Iterator[str], window: Window) -> None:
     while time.perf_counter() < window.end:
+        url = next(urls)
         started = time.perf_counter()
         try:
             async with session.get(url) as response:
@@ -94,7 +101,7 @@ async def _worker(session: aiohttp.ClientSession, url: str, window: Window) -> N
 
 
 async def run(
-    url: str,
+    urls: Sequence[str],
     concurrency: int,
     duration: float,
     warmup: float,
@@ -110,7 +117,10 @@ async def run(
         aiohttp.ClientSession(connector=load_connector, timeout=timeout) as session,
         aiohttp.ClientSession(timeout=timeout) as side,
     ):
-        workers = [asyncio.create_task(_worker(session, url, window)) for _ in range(concurrency)]
+        shared = itertools.cycle(urls)  # one sequence for all workers: no two share a URL
+        workers = [
+            asyncio.create_task(_worker(session, shared, window)) for _ in range(concurrency)
+        ]
         await asyncio.sleep(max(0.0, window.start - time.perf_counter()))
         before = await _snapshot(side, server_pid, metrics_url)
         await asyncio.sleep(max(0.0, window.end - time.perf_counter()))
@@ -141,16 +151,21 @@ async def run(
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m loadtest.loadgen", description=__doc__)
-    parser.add_argument("--url", required=True)
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--url", help="request this URL again and again")
+    target.add_argument(
+        "--urls-file", type=Path, help="cycle through these URLs (one a line) in order"
+    )
     parser.add_argument("--concurrency", type=int, required=True)
     parser.add_argument("--duration", type=float, required=True, help="measured seconds")
     parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds first")
     parser.add_argument("--server-pid", type=int, help="read this process's CPU time")
     parser.add_argument("--metrics-url", help="snapshot this Prometheus endpoint")
     args = parser.parse_args(argv)
+    urls = [args.url] if args.url else args.urls_file.read_text().split()
     result = asyncio.run(
         run(
-            args.url,
+            urls,
             args.concurrency,
             args.duration,
             args.warmup,

@@ -23,28 +23,39 @@ class Metrics:
     def __post_init__(self) -> None:
         r = self.registry
         self.requests = Counter(
-            "pixgate_requests", "HTTP requests by route and status", ["route", "status"],
+            "pixgate_requests",
+            "HTTP requests by route and status",
+            ["route", "status"],
             registry=r,
         )
         self.request_seconds = Histogram(
-            "pixgate_request_duration_seconds", "HTTP request latency by route and status",
-            ["route", "status"], buckets=_LATENCY_BUCKETS, registry=r,
+            "pixgate_request_duration_seconds",
+            "HTTP request latency by route and status",
+            ["route", "status"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
         )
         self.transform_seconds = Histogram(
-            "pixgate_transform_duration_seconds", "libvips transform time by output format",
-            ["format"], buckets=_LATENCY_BUCKETS, registry=r,
+            "pixgate_transform_duration_seconds",
+            "libvips transform time by output format",
+            ["format"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
         )
         self.fetch_seconds = Histogram(
-            "pixgate_source_fetch_duration_seconds", "Time to read an original by backend",
-            ["backend"], buckets=_LATENCY_BUCKETS, registry=r,
+            "pixgate_source_fetch_duration_seconds",
+            "Time to read an original by backend",
+            ["backend"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
         )
         self.source_cache = Counter(
-            "pixgate_source_cache", "In-process source cache lookups by outcome",
-            ["outcome"], registry=r,
+            "pixgate_source_cache",
+            "In-process source cache lookups by outcome",
+            ["outcome"],
+            registry=r,
         )
-        self.in_flight = Gauge(
-            "pixgate_transforms_in_flight", "Transforms running now", registry=r
-        )
+        self.in_flight = Gauge("pixgate_transforms_in_flight", "Transforms running now", registry=r)
         self.queued = Gauge(
             "pixgate_transforms_queued", "Transforms waiting for a slot", registry=r
         )

@@ -19,7 +19,7 @@ error_log = logging.getLogger("pixgate.error")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 # Set by handlers on the request so the access log can say where the original came from.
-CACHE_OUTCOME = "pixgate.cache_outcome"
+CACHE_OUTCOME = web.RequestKey("cache_outcome", str)
 
 
 def _route_name(request: web.Request) -> str:

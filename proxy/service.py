@@ -55,9 +55,7 @@ def split_signature(target: str) -> tuple[str, str]:
         raise BadRequest("request path must start with '/'", code="invalid_path")
     signature, slash, rest = target[1:].partition("/")
     if not signature or not slash or not rest:
-        raise BadRequest(
-            "expected /{signature}/{options}/.../{source}", code="invalid_path"
-        )
+        raise BadRequest("expected /{signature}/{options}/.../{source}", code="invalid_path")
     return signature, "/" + rest
 
 

@@ -73,9 +73,7 @@ class SourceReader:
         storage = self._storage(location)
         started = time.perf_counter()
         blob = await storage.fetch(location, self._max_bytes)
-        self._metrics.fetch_seconds.labels(location.scheme).observe(
-            time.perf_counter() - started
-        )
+        self._metrics.fetch_seconds.labels(location.scheme).observe(time.perf_counter() - started)
         if self._cache is not None and len(blob.data) <= self._cache.maxsize:
             self._cache[location.url] = blob
         return blob

@@ -97,6 +97,15 @@ def halves(width: int, height: int, left: Rgb = RED, right: Rgb = BLUE) -> Any:
     return joined.copy(interpretation="srgb")
 
 
+def detail_on_right(width: int, height: int) -> Any:
+    """Flat grey with a busy, saturated patch in the right quarter: what smartcrop must find."""
+    grey = solid(width, height, (128, 128, 128))
+    patch_width = max(1, width // 4)
+    noise = pyvips.Image.gaussnoise(patch_width, height, sigma=90, mean=128, seed=5)
+    patch = noise.bandjoin([noise.flipver(), noise.fliphor()]).cast("uchar")
+    return grey.insert(patch, width - patch_width, 0).copy(interpretation="srgb")
+
+
 def with_metadata(image: Any, *, orientation: int = 1, camera: CameraTags | None = None) -> Any:
     """A copy of `image` carrying an EXIF orientation and, optionally, camera tags."""
     tagged = image.copy()

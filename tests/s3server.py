@@ -82,6 +82,17 @@ def run_moto_server(startup_timeout: float = 30.0) -> Iterator[MotoServer]:
             _stop(process)
 
 
+def s3_client(endpoint_url: str) -> Any:
+    """A plain (synchronous) boto3 S3 client for the server at `endpoint_url`."""
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint_url,
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
 def create_bucket(endpoint_url: str, name: str) -> None:
     s3_client(endpoint_url).create_bucket(Bucket=name)
 
@@ -129,17 +140,6 @@ def _apply_env(values: dict[str, str | None]) -> None:
             os.environ.pop(name, None)
         else:
             os.environ[name] = value
-
-
-def s3_client(endpoint_url: str) -> Any:
-    """A plain (synchronous) boto3 S3 client for the server at `endpoint_url`."""
-    return boto3.client(
-        "s3",
-        endpoint_url=endpoint_url,
-        region_name=REGION,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
 
 
 def _start(server_log: Any, startup_timeout: float) -> tuple[subprocess.Popen[bytes], str]:

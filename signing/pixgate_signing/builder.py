@@ -14,8 +14,8 @@ FITS = ("fit", "fill", "fill-down", "force", "auto")
 #: Output formats the proxy can encode.
 FORMATS = ("jpeg", "jpg", "png", "webp", "avif", "gif")
 
-# Characters left as they are in a plain source; '@' is escaped because the proxy reads
-# the text after the last '@' as the output extension.
+# Characters a plain source may hold as they are; a source with any other character (or
+# '@', which the proxy reads as the start of the output extension) is sent base64-encoded.
 _PLAIN_SAFE = "/:-._~!$&'()*+,;="
 
 
@@ -133,10 +133,12 @@ def build_unsigned_path(
     if format is not None and format not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {format!r}")
     prefix = "".join(f"/{segment}" for segment in segments)
-    if encode_source:
+    # Percent-escapes in paths are rewritten by some HTTP clients and proxies (yarl turns
+    # %40 back into '@'), which would break the signature; base64 survives every hop.
+    if encode_source or quote(source, safe=_PLAIN_SAFE) != source:
         encoded = base64.urlsafe_b64encode(source.encode()).decode("ascii").rstrip("=")
         return f"{prefix}/{encoded}" + (f".{format}" if format else "")
-    return f"{prefix}/plain/{quote(source, safe=_PLAIN_SAFE)}" + (f"@{format}" if format else "")
+    return f"{prefix}/plain/{source}" + (f"@{format}" if format else "")
 
 
 def _option_segments(

@@ -257,7 +257,7 @@ async def test_error_statuses(
         pytest.param(
             {"PIXGATE_MAX_SRC_PIXELS": "1000"},
             "originals/quad.jpg",
-            (422, "unprocessable"),
+            (422, "source_too_large"),
             id="pixels",
         ),
     ],

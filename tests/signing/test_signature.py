@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from pixgate_signing import InvalidKey, KeyPair, parse_key_pairs, sign_path, verify_path
 
 IMGPROXY_PAIR = KeyPair.from_hex("736563726574", "68656C6C6F")
@@ -21,7 +20,11 @@ def test_imgproxy_test_vector() -> None:
 
 @pytest.mark.parametrize(
     ("size", "expected_length"),
-    [pytest.param(32, 43, id="full"), pytest.param(8, 11, id="8-bytes"), pytest.param(1, 2, id="1")],
+    [
+        pytest.param(32, 43, id="full"),
+        pytest.param(8, 11, id="8-bytes"),
+        pytest.param(1, 2, id="1"),
+    ],
 )
 def test_truncation_is_a_prefix_of_the_digest(size: int, expected_length: int) -> None:
     signature = sign_path(IMGPROXY_PATH, IMGPROXY_PAIR, size)
