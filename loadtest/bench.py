@@ -68,29 +68,49 @@ CONTENT_TYPES = {"webp": "image/webp", "avif": "image/avif"}
 # --- what is measured ----------------------------------------------------------------------
 
 
+# Variables the benchmark itself sets for the server; --set may not change them.
+_OWN_VARIABLES = frozenset(
+    {
+        "PIXGATE_KEY",
+        "PIXGATE_SALT",
+        "PIXGATE_STORAGE_URL",
+        "PIXGATE_S3_ENDPOINT_URL",
+        "PIXGATE_BIND",
+        "PIXGATE_LOG_LEVEL",
+        "PIXGATE_SOURCE_CACHE_TTL",
+    }
+)
+
+
 @dataclass(frozen=True, slots=True)
 class ServerDefaults:
-    """pixgate's defaults (config/settings.py), which the bare loop must copy."""
+    """pixgate's settings (config/settings.py defaults, plus any --set), which the bare loop
+    must copy."""
 
     concurrency: int
     webp_effort: int
     avif_effort: int
     avif_quality: int
+    overrides: tuple[tuple[str, str], ...] = ()
 
     @classmethod
-    def from_settings(cls) -> ServerDefaults:
+    def from_settings(cls, overrides: dict[str, str]) -> ServerDefaults:
         variables = {variable.name: variable for variable in VARIABLES}
+        for name in overrides:
+            if name not in variables or name in _OWN_VARIABLES:
+                raise ValueError(f"--set {name}: not a PIXGATE_* variable the benchmark allows")
 
-        def default(name: str) -> Any:
+        def value(name: str) -> Any:
             variable = variables[name]
-            return variable.parse(variable.default)
+            return variable.parse(overrides.get(name, variable.default))
 
-        qualities = dict(default("PIXGATE_FORMAT_QUALITY"))
+        qualities = dict(value("PIXGATE_FORMAT_QUALITY"))
         return cls(
-            concurrency=default("PIXGATE_CONCURRENCY"),
-            webp_effort=default("PIXGATE_WEBP_EFFORT"),
-            avif_effort=default("PIXGATE_AVIF_EFFORT"),
-            avif_quality=qualities.get("avif", default("PIXGATE_QUALITY")),
+            concurrency=value("PIXGATE_CONCURRENCY"),
+            webp_effort=value("PIXGATE_WEBP_EFFORT"),
+            avif_effort=value("PIXGATE_AVIF_EFFORT"),
+            avif_quality=qualities.get("avif", value("PIXGATE_QUALITY")),
+            overrides=tuple(sorted(overrides.items())),
         )
 
 
@@ -250,9 +270,12 @@ def run_child(args: Sequence[str], timeout_s: float, env: dict[str, str] | None 
     return json.loads(stdout)
 
 
-def _server_env(endpoint_url: str, port: int, key_hex: str, salt_hex: str) -> dict[str, str]:
-    # pixgate runs with its defaults: drop any PIXGATE_* of the caller's environment.
+def _server_env(
+    endpoint_url: str, port: int, key_hex: str, salt_hex: str, overrides: dict[str, str]
+) -> dict[str, str]:
+    # pixgate runs with its defaults (and --set): drop the caller's own PIXGATE_* variables.
     env = {name: value for name, value in os.environ.items() if not name.startswith("PIXGATE_")}
+    env.update(overrides)
     env.update(
         PIXGATE_KEY=key_hex,
         PIXGATE_SALT=salt_hex,
@@ -269,7 +292,9 @@ def _server_env(endpoint_url: str, port: int, key_hex: str, salt_hex: str) -> di
 
 
 @contextlib.contextmanager
-def run_pixgate(endpoint_url: str, key_hex: str, salt_hex: str, log_dir: Path) -> Iterator[Server]:
+def run_pixgate(
+    endpoint_url: str, key_hex: str, salt_hex: str, log_dir: Path, overrides: dict[str, str]
+) -> Iterator[Server]:
     """Start `pixgate serve` as a child process; stop it by PID on exit."""
     port = free_port()
     log_path = log_dir / "pixgate.log"
@@ -277,7 +302,7 @@ def run_pixgate(endpoint_url: str, key_hex: str, salt_hex: str, log_dir: Path) -
         process = subprocess.Popen(
             [sys.executable, "-c", "from proxy.cli import main; raise SystemExit(main(['serve']))"],
             cwd=REPO,
-            env=_server_env(endpoint_url, port, key_hex, salt_hex),
+            env=_server_env(endpoint_url, port, key_hex, salt_hex, overrides),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -479,7 +504,7 @@ def report(
         f"libvips {meta['libvips']}, load average at start {meta['loadavg_start']}"
     )
     out(
-        f"  pixgate: PIXGATE_CONCURRENCY={meta['server_concurrency']} (default = cores), "
+        f"  pixgate: PIXGATE_CONCURRENCY={meta['server_concurrency']} (default: cores), "
         f"WEBP_EFFORT={meta['webp_effort']}, AVIF_EFFORT={meta['avif_effort']}, "
         f"avif quality {meta['avif_quality']}; no result cache (every request transforms); "
         f"source cache ON (TTL {SOURCE_CACHE_TTL_S}s): it holds the original's bytes, like "
@@ -499,6 +524,8 @@ def report(
         f"cb:0..{DISTINCT_URLS - 1}, same work) so pixgate cannot coalesce concurrent "
         f"identical requests into one render"
     )
+    if meta["server_overrides"]:
+        out(f"  pixgate run with --set {meta['server_overrides']} (not its defaults)")
     out("")
     header = (
         f"{'workload':<26} {'mode':<12} {'conc':>4} {'req/s':>7} {'p50 ms':>8} "
@@ -689,8 +716,19 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--avif-concurrency", type=int, default=2, help="AVIF client count (0: skip AVIF)"
     )
     parser.add_argument("--quick", action="store_true", help="a short smoke run")
+    parser.add_argument(
+        "--set",
+        metavar="PIXGATE_NAME=VALUE",
+        action="append",
+        default=[],
+        help="run pixgate with this setting (the bare loop copies efforts and qualities)",
+    )
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="results JSON")
     args = parser.parse_args(argv)
+    pairs = [item.partition("=") for item in args.set]
+    if any(not sep for _, sep, _ in pairs):
+        parser.error("--set expects PIXGATE_NAME=VALUE")
+    args.set = {name.strip(): value for name, _, value in pairs}
     if args.quick:
         args.duration, args.warmup, args.rounds = 2.0, 0.5, 2
     if args.rounds < 1 or args.duration <= 0 or args.warmup < 0:
@@ -703,7 +741,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, _raise_interrupt)
-    defaults = ServerDefaults.from_settings()
+    try:
+        defaults = ServerDefaults.from_settings(args.set)
+    except ValueError as error:
+        print(f"pixgate bench: {error}", file=sys.stderr)
+        return 2
     args.output.parent.mkdir(parents=True, exist_ok=True)
     rows = len(args.concurrency) + (1 if args.avif_concurrency else 0)
     estimate = rows * len(MODES) * (args.duration + args.rounds * (args.warmup + 0.8)) + 15
@@ -727,7 +769,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             source_path.write_bytes(source)
             create_bucket(moto.endpoint_url, BUCKET)
             s3_client(moto.endpoint_url).put_object(Bucket=BUCKET, Key=SOURCE_KEY, Body=source)
-            with run_pixgate(moto.endpoint_url, key_hex, salt_hex, args.output.parent) as server:
+            with run_pixgate(
+                moto.endpoint_url, key_hex, salt_hex, args.output.parent, args.set
+            ) as server:
                 print(f"  pixgate pid {server.pid} at {server.base_url}; moto pid {moto.pid}")
                 builder = UrlBuilder(server.base_url, key_hex, salt_hex)
                 workloads = make_workloads(builder, defaults, args, Path(scratch))
@@ -746,7 +790,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name, per_mode in results.items()
     }
     meta = {
-        "cores": defaults.concurrency,
+        "cores": len(os.sched_getaffinity(0)),
+        "server_overrides": dict(defaults.overrides),
         "cpu_count": os.cpu_count(),
         "platform": platform.platform(terse=True),
         "python": platform.python_version(),

@@ -30,7 +30,13 @@ SAMPLE_KEY = "samples/sample.jpg"
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
+    # Option segments may follow --flags (`sign SRC --width 9 g:sm`), which plain
+    # parse_args would refuse once the positionals were consumed.
+    args, extra = parser.parse_known_args(argv)
+    if extra and (getattr(args, "run", None) is not _sign or any(a.startswith("-") for a in extra)):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if extra:
+        args.options = [*args.options, *extra]
     try:
         result: int = args.run(args)
     except SettingsError as error:

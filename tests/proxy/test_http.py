@@ -384,3 +384,17 @@ async def test_s3_source(
     outside = await client.get(urls.path(f"s3://{s3_bucket}/private/x.jpg"))
     assert await error_of(outside) == (403, "source_not_allowed")
     assert (await client.get("/ready")).status == 200
+
+
+def metric_value(text: str, sample: str) -> float:
+    line = next((line for line in text.splitlines() if line.startswith(sample + " ")), None)
+    return 0.0 if line is None else float(line.rsplit(" ", 1)[1])
+
+
+async def test_five_sizes_read_the_original_once(client: Client, urls: UrlBuilder) -> None:
+    for width in (32, 150, 500, 1200, 64):
+        response = await client.get(urls.path("originals/quad.jpg", width=width, format="webp"))
+        assert response.status == 200
+    text = await (await client.get("/metrics")).text()
+    assert metric_value(text, 'pixgate_source_fetch_duration_seconds_count{backend="file"}') == 1
+    assert metric_value(text, 'pixgate_source_cache_total{outcome="hit"}') == 4

@@ -1,0 +1,124 @@
+"""The `pixgate` command: sign, keygen, settings, and `serve --dev` end to end."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+import pyvips
+
+from proxy.cli import main
+from tests.s3server import free_port
+
+KEYS = {"PIXGATE_KEY": "736563726574", "PIXGATE_SALT": "68656C6C6F"}
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("PIXGATE_"):
+            monkeypatch.delenv(name)
+    for name, value in KEYS.items():
+        monkeypatch.setenv(name, value)
+
+
+@pytest.mark.usefixtures("env")
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        pytest.param(
+            ["sign", "originals/cat.jpg", "--width", "300", "--format", "webp", "--base", "https://i.x"],
+            r"^https://i\.x/[A-Za-z0-9_-]{43}/w:300/plain/originals/cat\.jpg@webp$",
+            id="width-format",
+        ),
+        pytest.param(
+            ["sign", "originals/cat.jpg", "--width", "9", "--height", "9", "--fit", "fill", "g:sm"],
+            r"^http://127\.0\.0\.1:8080/[A-Za-z0-9_-]{43}/rs:fill:9:9/g:sm/plain/originals/cat\.jpg$",
+            id="fill-with-option",
+        ),
+    ],
+)
+def test_sign(capsys: pytest.CaptureFixture[str], argv: list[str], expected: str) -> None:
+    assert main(argv) == 0
+    assert re.match(expected, capsys.readouterr().out.strip())
+
+
+@pytest.mark.usefixtures("env")
+def test_sign_rejects_bad_option(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sign", "originals/cat.jpg", "nocolon"]) == 2
+    assert "option segment" in capsys.readouterr().err
+
+
+def test_sign_without_key_names_the_variable(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PIXGATE_KEY", raising=False)
+    monkeypatch.delenv("PIXGATE_SALT", raising=False)
+    assert main(["sign", "x.jpg"]) == 2
+    assert "PIXGATE_KEY" in capsys.readouterr().err
+
+
+def test_keygen(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["keygen"]) == 0
+    lines = capsys.readouterr().out.split()
+    assert re.fullmatch(r"PIXGATE_KEY=[0-9a-f]{64}", lines[0])
+    assert re.fullmatch(r"PIXGATE_SALT=[0-9a-f]{32}", lines[1])
+
+
+def test_settings_markdown(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["settings", "--markdown"]) == 0
+    assert "| `PIXGATE_STORAGE_URL` |" in capsys.readouterr().out
+
+
+def test_serve_dev_prints_working_urls(tmp_path: Path) -> None:
+    """What `make run` does: a fresh storage dir, a throwaway key, URLs that answer."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIXGATE_")}
+    env.update(
+        PIXGATE_BIND=f"127.0.0.1:{port}",
+        PIXGATE_STORAGE_URL=f"file://{tmp_path}/storage",
+        PYTHONUNBUFFERED="1",
+    )
+    command = [sys.executable, "-c", "from proxy.cli import main; raise SystemExit(main())"]
+    server = subprocess.Popen(
+        [*command, "serve", "--dev"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        urls = _read_urls(server, deadline=time.monotonic() + 60)
+        assert len(urls) >= 5
+        for url in urls:
+            with urllib.request.urlopen(url, timeout=30) as response:
+                assert response.status == 200
+                image = pyvips.Image.new_from_buffer(response.read(), "")
+                assert image.width > 0
+        with urllib.request.urlopen(urls[1], timeout=30) as response:  # 800px WebP
+            assert response.headers["Content-Type"] == "image/webp"
+            assert pyvips.Image.new_from_buffer(response.read(), "").width == 800
+    finally:
+        server.send_signal(signal.SIGTERM)
+        _, stderr = server.communicate(timeout=30)
+    assert "THROWAWAY signing key" in stderr
+    assert server.returncode == 0
+
+
+def _read_urls(server: subprocess.Popen[str], deadline: float) -> list[str]:
+    assert server.stdout is not None
+    urls: list[str] = []
+    for line in server.stdout:
+        urls += re.findall(r"http://127\.0\.0\.1:\d+/\S+", line)
+        if "srcset" in line or time.monotonic() > deadline:
+            break
+    srcset_line = server.stdout.readline()
+    urls += [u for u in re.findall(r"http://127\.0\.0\.1:\d+/\S+", srcset_line)]
+    return [u.rstrip(",") for u in urls]

@@ -1,0 +1,98 @@
+"""The bounded libvips pool and request coalescing."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+
+from proxy.coalesce import Coalescer
+from proxy.errors import Overloaded
+from proxy.metrics import Metrics
+from proxy.pool import TransformPool
+
+
+def _blocking(gate: threading.Event, value: int) -> int:
+    gate.wait(timeout=10)
+    return value
+
+
+@pytest.mark.parametrize(
+    ("concurrency", "queue_limit", "submitted", "refused"),
+    [
+        pytest.param(1, 0, 3, 2, id="no-queue"),
+        pytest.param(1, 1, 3, 1, id="queue-of-one"),
+        pytest.param(2, 2, 4, 0, id="fits"),
+        pytest.param(2, 1, 6, 3, id="overflow"),
+    ],
+)
+async def test_pool_bounds_running_and_waiting_jobs(
+    concurrency: int, queue_limit: int, submitted: int, refused: int
+) -> None:
+    metrics = Metrics()
+    pool = TransformPool(concurrency, queue_limit, metrics)
+    gate = threading.Event()
+    tasks = [asyncio.ensure_future(pool.run(_blocking, gate, n)) for n in range(submitted)]
+    await asyncio.sleep(0.1)
+    assert metrics.in_flight._value.get() == min(concurrency, submitted)
+    gate.set()
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    pool.close()
+    overloaded = [r for r in results if isinstance(r, Overloaded)]
+    assert len(overloaded) == refused
+    assert all(o.headers() == {"Retry-After": "1"} for o in overloaded)
+    assert sorted(r for r in results if isinstance(r, int)) == sorted(
+        r for r in range(submitted) if not isinstance(results[r], Overloaded)
+    )
+    assert metrics.in_flight._value.get() == 0
+    assert metrics.queued._value.get() == 0
+
+
+async def test_coalescer_runs_once_per_key_in_flight() -> None:
+    calls: list[str] = []
+    release = asyncio.Event()
+
+    async def work(key: str) -> str:
+        calls.append(key)
+        await release.wait()
+        return key.upper()
+
+    coalescer: Coalescer[str, str] = Coalescer()
+    waiters = [
+        asyncio.ensure_future(coalescer.run(key, lambda key=key: work(key)))  # type: ignore[misc]
+        for key in ("a", "a", "b", "a")
+    ]
+    await asyncio.sleep(0.01)
+    release.set()
+    results = await asyncio.gather(*waiters)
+    assert sorted(calls) == ["a", "b"]
+    assert [value for value, _ in results] == ["A", "A", "B", "A"]
+    assert [joined for _, joined in results] == [False, True, False, True]
+    assert len(coalescer) == 0
+
+
+async def test_coalescer_survives_a_caller_going_away() -> None:
+    release = asyncio.Event()
+
+    async def work() -> int:
+        await release.wait()
+        return 7
+
+    coalescer: Coalescer[str, int] = Coalescer()
+    first = asyncio.ensure_future(coalescer.run("k", work))
+    second = asyncio.ensure_future(coalescer.run("k", work))
+    await asyncio.sleep(0.01)
+    first.cancel()
+    release.set()
+    assert await second == (7, True)
+
+
+async def test_coalescer_shares_failures_and_forgets_them() -> None:
+    async def fail() -> int:
+        raise Overloaded("busy")
+
+    coalescer: Coalescer[str, int] = Coalescer()
+    with pytest.raises(Overloaded):
+        await coalescer.run("k", fail)
+    assert len(coalescer) == 0

@@ -1,0 +1,236 @@
+"""probe: real format from content, header facts, refusals before any decode."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from proxy.errors import PixgateError, TooLarge, Unprocessable, UnsupportedMedia
+from proxy.probe import SourceFormat, SourceInfo, probe, sniff
+from tests import imagegen
+
+MAX = 50_000_000
+
+
+def _alpha_avif() -> bytes:
+    return imagegen.avif(imagegen.alpha_image(40, 30))
+
+
+def _avif() -> bytes:
+    return imagegen.avif(imagegen.quadrants(40, 30))
+
+
+def _webp_still() -> bytes:
+    return imagegen.webp(imagegen.quadrants(40, 30))
+
+
+def _oriented_6() -> bytes:
+    return imagegen.oriented_jpeg(40, 30, 6)
+
+
+# factory, format, stored width, height, orientation, alpha, pages
+FORMAT_CASES: dict[str, tuple[Callable[[], bytes], SourceFormat, int, int, int, bool, int]] = {
+    "jpeg": (lambda: imagegen.quadrant_jpeg(40, 30), SourceFormat.JPEG, 40, 30, 1, False, 1),
+    "jpeg-exif-6": (_oriented_6, SourceFormat.JPEG, 30, 40, 6, False, 1),
+    "jpeg-exif-3": (lambda: imagegen.oriented_jpeg(40, 30, 3), SourceFormat.JPEG, 40, 30, 3, False, 1),
+    "jpeg-cmyk-icc": (lambda: imagegen.cmyk_jpeg(40, 30, icc=True), SourceFormat.JPEG, 40, 30, 1, False, 1),
+    "jpeg-cmyk-no-icc": (lambda: imagegen.cmyk_jpeg(40, 30, icc=False), SourceFormat.JPEG, 40, 30, 1, False, 1),
+    "png-alpha": (lambda: imagegen.alpha_png(40, 30), SourceFormat.PNG, 40, 30, 1, True, 1),
+    "png-16-bit": (lambda: imagegen.png16(40, 30), SourceFormat.PNG, 40, 30, 1, False, 1),
+    "gif-still": (lambda: imagegen.still_gif(40, 30), SourceFormat.GIF, 40, 30, 1, True, 1),
+    "gif-animated": (lambda: imagegen.animated_gif(40, 30, 5), SourceFormat.GIF, 40, 30, 1, True, 5),
+    "webp-still": (_webp_still, SourceFormat.WEBP, 40, 30, 1, False, 1),
+    "webp-animated": (lambda: imagegen.animated_webp(40, 30, 3), SourceFormat.WEBP, 40, 30, 1, False, 3),
+    "tiff": (lambda: imagegen.tiff(40, 30), SourceFormat.TIFF, 40, 30, 1, False, 1),
+    "avif": (_avif, SourceFormat.AVIF, 40, 30, 1, False, 1),
+    "avif-alpha": (_alpha_avif, SourceFormat.AVIF, 40, 30, 1, True, 1),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("make", "fmt", "width", "height", "orientation", "alpha", "pages"),
+    FORMAT_CASES.values(),
+    ids=FORMAT_CASES.keys(),
+)
+def test_probe_reads_the_header(
+    make: Callable[[], bytes],
+    fmt: SourceFormat,
+    width: int,
+    height: int,
+    orientation: int,
+    alpha: bool,
+    pages: int,
+) -> None:
+    assert probe(make(), max_pixels=MAX) == SourceInfo(
+        fmt, width, height, orientation, alpha, pages
+    )
+
+
+ORIENTED_CASES = {
+    "none": (1, (40, 30)),
+    "flip": (2, (40, 30)),
+    "rotate-180": (3, (40, 30)),
+    "transpose": (5, (30, 40)),
+    "rotate-90": (6, (30, 40)),
+    "transverse": (7, (30, 40)),
+    "rotate-270": (8, (30, 40)),
+}
+
+
+@pytest.mark.parametrize(
+    ("orientation", "oriented"), ORIENTED_CASES.values(), ids=ORIENTED_CASES.keys()
+)
+def test_oriented_size(orientation: int, oriented: tuple[int, int]) -> None:
+    info = SourceInfo(SourceFormat.JPEG, 40, 30, orientation)
+    assert (info.oriented_width, info.oriented_height) == oriented
+
+
+UNSUPPORTED_CASES: dict[str, Callable[[], bytes]] = {
+    "svg": imagegen.svg,
+    "svg-with-xml-prolog": lambda: b'<?xml version="1.0"?>\n' + imagegen.svg(),
+    "pdf": imagegen.pdf,
+    "text-named-jpg": imagegen.text_named_as_image,
+    "mp4-ftyp": lambda: b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + b"\x00" * 32,
+    "bmp": lambda: b"BM" + b"\x00" * 60,
+    "html": lambda: b"<!doctype html><html><body>hello</body></html>",
+}
+
+
+@pytest.mark.parametrize("make", UNSUPPORTED_CASES.values(), ids=UNSUPPORTED_CASES.keys())
+def test_unsupported_formats_are_415(make: Callable[[], bytes]) -> None:
+    with pytest.raises(UnsupportedMedia) as caught:
+        probe(make(), max_pixels=MAX)
+    assert caught.value.status == 415
+
+
+def test_svg_and_pdf_are_named() -> None:
+    with pytest.raises(UnsupportedMedia, match="SVG"):
+        probe(imagegen.svg(), max_pixels=MAX)
+    with pytest.raises(UnsupportedMedia, match="PDF"):
+        probe(imagegen.pdf(), max_pixels=MAX)
+
+
+UNPROCESSABLE_CASES: dict[str, Callable[[], bytes]] = {
+    "zero-bytes": lambda: imagegen.ZERO_BYTES,
+    "jpeg-magic-only": lambda: b"\xff\xd8\xff",
+    "jpeg-header-cut": lambda: imagegen.quadrant_jpeg(40, 30)[:40],
+    "png-header-cut": lambda: imagegen.alpha_png(40, 30)[:30],
+    "gif-header-cut": lambda: imagegen.animated_gif(40, 30)[:12],
+    "webp-header-cut": lambda: _webp_still()[:20],
+    "tiff-cut": lambda: imagegen.truncated(imagegen.tiff(40, 30), 0.5),
+    "avif-cut": lambda: _avif()[:40],
+    "heic-brand-garbage-body": lambda: b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic"
+    + b"\x00" * 64,
+    "png-magic-then-garbage": lambda: b"\x89PNG\r\n\x1a\n" + b"garbage" * 10,
+}
+
+
+@pytest.mark.parametrize("make", UNPROCESSABLE_CASES.values(), ids=UNPROCESSABLE_CASES.keys())
+def test_unreadable_sources_are_422(make: Callable[[], bytes]) -> None:
+    with pytest.raises(Unprocessable) as caught:
+        probe(make(), max_pixels=MAX)
+    assert caught.value.status == 422
+
+
+def test_truncated_body_passes_probe_header_only() -> None:
+    # The header is intact: probe says yes, render (which decodes) says 422.
+    data = imagegen.truncated(imagegen.quadrant_jpeg(400, 300), 0.5)
+    assert probe(data, max_pixels=MAX).format is SourceFormat.JPEG
+
+
+def test_max_bytes() -> None:
+    data = imagegen.quadrant_jpeg(40, 30)
+    assert probe(data, max_pixels=MAX, max_bytes=len(data)).width == 40
+    with pytest.raises(TooLarge):
+        probe(data, max_pixels=MAX, max_bytes=len(data) - 1)
+
+
+PIXEL_LIMIT_CASES = {
+    "still-at-limit": (lambda: imagegen.quadrant_jpeg(40, 30), 1200, None, True),
+    "still-over-limit": (lambda: imagegen.quadrant_jpeg(40, 30), 1199, None, False),
+    "animation-counts-all-frames": (lambda: imagegen.animated_gif(10, 10, 5), 499, None, False),
+    "animation-all-frames-fit": (lambda: imagegen.animated_gif(10, 10, 5), 500, None, True),
+    "animation-counts-decoded-frames": (lambda: imagegen.animated_gif(10, 10, 5), 200, 2, True),
+    "animation-decoded-frames-over": (lambda: imagegen.animated_gif(10, 10, 5), 199, 2, False),
+    "animation-frame-alone-too-big": (lambda: imagegen.animated_gif(10, 10, 5), 99, 1, False),
+}
+
+
+@pytest.mark.parametrize(
+    ("make", "max_pixels", "max_frames", "ok"),
+    PIXEL_LIMIT_CASES.values(),
+    ids=PIXEL_LIMIT_CASES.keys(),
+)
+def test_pixel_limit(
+    make: Callable[[], bytes], max_pixels: int, max_frames: int | None, ok: bool
+) -> None:
+    data = make()
+    if ok:
+        probe(data, max_pixels=max_pixels, max_frames=max_frames)
+        return
+    with pytest.raises(Unprocessable) as caught:
+        probe(data, max_pixels=max_pixels, max_frames=max_frames)
+    assert caught.value.code == "source_too_large"
+
+
+def _jpeg_claiming(width: int, height: int) -> bytes:
+    """A small JPEG whose SOF header claims another size: decoding it would fail or take
+    forever, so only a header-only check can answer quickly."""
+    data = bytearray(imagegen.quadrant_jpeg(16, 16))
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5 : sof + 7] = height.to_bytes(2, "big")
+    data[sof + 7 : sof + 9] = width.to_bytes(2, "big")
+    return bytes(data)
+
+
+def test_pixel_bomb_rejected_from_header_without_decoding() -> None:
+    bomb = _jpeg_claiming(60_000, 60_000)
+    started = time.perf_counter()
+    with pytest.raises(Unprocessable, match="60000x60000"):
+        probe(bomb, max_pixels=MAX)
+    assert time.perf_counter() - started < 0.5
+
+
+SNIFF_CASES = {
+    "jpeg": (b"\xff\xd8\xff\xe0", SourceFormat.JPEG),
+    "png": (b"\x89PNG\r\n\x1a\n", SourceFormat.PNG),
+    "gif87": (b"GIF87a", SourceFormat.GIF),
+    "gif89": (b"GIF89a", SourceFormat.GIF),
+    "webp": (b"RIFF\x00\x00\x00\x00WEBPVP8 ", SourceFormat.WEBP),
+    "riff-wave-is-not-webp": (b"RIFF\x00\x00\x00\x00WAVEfmt ", None),
+    "tiff-le": (b"II*\x00", SourceFormat.TIFF),
+    "tiff-be": (b"MM\x00*", SourceFormat.TIFF),
+    "bigtiff": (b"II+\x00", SourceFormat.TIFF),
+    "avif-major": (b"\x00\x00\x00\x1cftypavif\x00\x00\x00\x00mif1miaf", SourceFormat.AVIF),
+    "avif-sequence": (b"\x00\x00\x00\x1cftypavis\x00\x00\x00\x00msf1miaf", SourceFormat.AVIF),
+    "avif-compatible-brand": (b"\x00\x00\x00\x1cftypmif1\x00\x00\x00\x00avifmiaf", SourceFormat.AVIF),
+    "heic-major": (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic", SourceFormat.HEIF),
+    "heif-mif1-only": (b"\x00\x00\x00\x14ftypmif1\x00\x00\x00\x00mif1", SourceFormat.HEIF),
+    "mp4": (b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2", None),
+    "svg": (b"<svg", None),
+    "empty": (b"", None),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(("head", "fmt"), SNIFF_CASES.values(), ids=SNIFF_CASES.keys())
+def test_sniff(head: bytes, fmt: SourceFormat | None) -> None:
+    assert sniff(head + b"\x00" * 16) is fmt
+
+
+MAGICS = [b"", b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF89a", b"RIFF\x00\x00\x00\x00WEBP"]
+MAGICS += [b"II*\x00", b"\x00\x00\x00\x18ftypavif\x00\x00\x00\x00mif1avif"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(prefix=st.sampled_from(MAGICS), body=st.binary(max_size=96))
+def test_any_bytes_give_info_or_a_typed_error(prefix: bytes, body: bytes) -> None:
+    try:
+        info = probe(prefix + body, max_pixels=MAX)
+    except PixgateError as error:
+        assert error.status in (415, 422)
+    else:
+        assert info.width >= 1 and info.height >= 1 and info.pages >= 1
