@@ -59,6 +59,8 @@ SOURCE_CACHE_TTL_S = 3600
 # URLs per workload, taken in turn; far more than can be in flight at once.
 DISTINCT_URLS = 4000
 STARTUP_TIMEOUT_S = 60.0
+# Background load (in cores) above which the report warns that the machine was busy.
+BUSY_MACHINE_CORES = 0.25
 CHILD_SLACK_S = 90.0
 MODES = ("bare", "pixgate")
 MODE_LABELS = {"bare": "bare pyvips", "pixgate": "pixgate"}
@@ -178,6 +180,12 @@ class ModeResult:
         if "metrics_before" in raw:
             for key, value in metric_deltas(raw["metrics_before"], raw["metrics_after"]).items():
                 self._metric_sums[key] = self._metric_sums.get(key, 0.0) + value
+
+    def cpu_ms_per_item(self) -> float:
+        """CPU time of the server (or bare loop) per completed image, in ms."""
+        if not self.latencies_ms or not self.measured_s:
+            return math.nan
+        return self.cpu_s * (self.window_s / self.measured_s) / len(self.latencies_ms) * 1000
 
     def finish(self) -> Summary:
         sums = self._metric_sums
@@ -528,43 +536,46 @@ def report(
         out(f"  pixgate run with --set {meta['server_overrides']} (not its defaults)")
     out("")
     header = (
-        f"{'workload':<26} {'mode':<12} {'conc':>4} {'req/s':>7} {'p50 ms':>8} "
-        f"{'p99 ms':>8} {'errors':>6}   pixgate/bare req/s (per round)"
+        f"{'workload':<12} {'mode':<12} {'conc':>4} {'req/s':>7} {'p50 ms':>8} "
+        f"{'p99 ms':>8} {'errors':>6} {'CPU ms/img':>10}"
     )
     out(header)
     out("-" * len(header))
     for workload in workloads:
-        per_mode, sums = results[workload.name], summaries[workload.name]
         for mode in MODES:
-            summary = sums[mode]
-            row = (
-                f"{workload.output_format.upper() + ' ' + str(TARGET_WIDTH) + 'px':<26} "
+            result, summary = results[workload.name][mode], summaries[workload.name][mode]
+            out(
+                f"{workload.output_format.upper() + ' ' + str(TARGET_WIDTH) + 'px':<12} "
                 f"{MODE_LABELS[mode]:<12} {workload.concurrency:>4} "
                 f"{summary.per_second:>7.1f} {summary.p50_ms:>8.1f} {summary.p99_ms:>8.1f} "
-                f"{summary.errors:>6}"
+                f"{summary.errors:>6} {result.cpu_ms_per_item():>10.1f}"
             )
-            if mode == "pixgate":
-                ratio = _ratio(summary.per_second, sums["bare"].per_second)
-                rounds = [
-                    _ratio(p, b)
-                    for p, b in zip(
-                        per_mode["pixgate"].segment_rates,
-                        per_mode["bare"].segment_rates,
-                        strict=True,
-                    )
-                ]
-                spread = f"{min(rounds):.2f}-{max(rounds):.2f}" if rounds else "-"
-                row += f"   {ratio:.2f}  ({spread})"
-            out(row)
     out("")
-    out("latency ratio pixgate/bare:")
+    out(
+        f"{'ratio pixgate/bare':<20} {'req/s (per round)':<22} {'p50':>5} {'p99':>5} "
+        f"{'mean':>5} {'CPU/img':>8}"
+    )
     for workload in workloads:
+        pixgate, bare = results[workload.name]["pixgate"], results[workload.name]["bare"]
         sums = summaries[workload.name]
-        out(
-            f"  {workload.name:<8} p50 {_ratio(sums['pixgate'].p50_ms, sums['bare'].p50_ms):.2f}"
-            f"   p99 {_ratio(sums['pixgate'].p99_ms, sums['bare'].p99_ms):.2f}"
-            f"   mean {_ratio(sums['pixgate'].mean_ms, sums['bare'].mean_ms):.2f}"
+        rounds = [
+            _ratio(p, b) for p, b in zip(pixgate.segment_rates, bare.segment_rates, strict=True)
+        ]
+        per_second = (
+            f"{_ratio(sums['pixgate'].per_second, sums['bare'].per_second):.2f} "
+            f"({min(rounds):.2f}-{max(rounds):.2f})"
         )
+        out(
+            f"  {workload.name:<18} {per_second:<22} "
+            f"{_ratio(sums['pixgate'].p50_ms, sums['bare'].p50_ms):>5.2f} "
+            f"{_ratio(sums['pixgate'].p99_ms, sums['bare'].p99_ms):>5.2f} "
+            f"{_ratio(sums['pixgate'].mean_ms, sums['bare'].mean_ms):>5.2f} "
+            f"{_ratio(pixgate.cpu_ms_per_item(), bare.cpu_ms_per_item()):>8.2f}"
+        )
+    out(
+        "  (CPU/img: pixgate server process vs bare loop process, CPU time per image; "
+        "less sensitive to other load on the machine than req/s)"
+    )
     out("")
     out(f"CPU in the measured windows (in cores; the machine has {meta['cores']}):")
     for workload in workloads:
@@ -581,6 +592,12 @@ def report(
         "  (the load client is a separate process sharing the same cores; 'other processes' "
         "is machine-wide busy time minus ours)"
     )
+    busiest = max(_other(results[w.name][m]) for w in workloads for m in MODES)
+    if busiest > BUSY_MACHINE_CORES:
+        out(
+            f"  WARNING: other processes used up to {busiest:.2f} cores during a measurement; "
+            f"ratios are less reliable (see the per-round spread; rerun on a quiet machine)"
+        )
     out("")
     out("where pixgate's time goes (means per request, from its /metrics, measured windows):")
     for workload in workloads:
@@ -657,6 +674,7 @@ def results_json(
                     "mode": mode,
                     **summary.as_dict(),
                     "cpu_cores": result.cpu_s / result.measured_s,
+                    "cpu_ms_per_image": result.cpu_ms_per_item(),
                     "client_cpu_cores": result.client_cpu_s / result.measured_s,
                     "other_cpu_cores": _other(result),
                     "segment_per_second": result.segment_rates,
@@ -679,6 +697,10 @@ def results_json(
             ),
             "p99": _ratio(
                 summaries[workload.name]["pixgate"].p99_ms, summaries[workload.name]["bare"].p99_ms
+            ),
+            "cpu_per_image": _ratio(
+                results[workload.name]["pixgate"].cpu_ms_per_item(),
+                results[workload.name]["bare"].cpu_ms_per_item(),
             ),
         }
         for workload in workloads

@@ -27,7 +27,11 @@ def transform(
     accept: str,
     config: PipelineConfig,
 ) -> Rendered:
-    info = probe(data, max_pixels=config.max_src_pixels)
+    info = probe(
+        data,
+        max_pixels=config.max_src_pixels,
+        max_frames=config.limits.max_animation_frames,
+    )
     output_format, _ = choose_format(requested, accept, info)
     plan = plan_transform(options, info, output_format, config.limits, config.encoder)
     return render(data, plan)

@@ -91,7 +91,6 @@ class EncoderDefaults:
         return 0
 
 
-
 @dataclass(frozen=True, slots=True)
 class CropBox:
     """A rectangle of the resized (and rotated) image to keep."""
@@ -125,7 +124,9 @@ class Plan:
     """Everything render needs, in the order it is applied.
 
     `thumbnail_width`/`thumbnail_height` are the exact size of the resize (per frame), in the
-    orientation after EXIF orientation (when `auto_rotate`) and before `rotate`. `crop` and
+    orientation after EXIF orientation (when `auto_rotate`) and before `rotate`. `icc_to_srgb`
+    asks the load to transform from the embedded ICC profile to sRGB (untagged sources are
+    taken as sRGB already, and CMYK ones are always converted). `crop` and
     `extend` work in the final orientation. `width`/`height` are the output size per frame.
     `background` is the colour of extension and flattening; None extends with transparency.
     `quality` and `effort` are 0 where the encoder has none (PNG, GIF; JPEG effort).
@@ -134,6 +135,7 @@ class Plan:
     thumbnail_width: int
     thumbnail_height: int
     auto_rotate: bool
+    icc_to_srgb: bool
     frames: int
     rotate: int
     crop: CropBox | SmartCrop | None
@@ -215,6 +217,7 @@ def plan_transform(
         thumbnail_width=thumb_width,
         thumbnail_height=thumb_height,
         auto_rotate=options.auto_rotate,
+        icc_to_srgb=source.icc_profile,
         frames=frames,
         rotate=rotate,
         crop=geometry.crop,

@@ -44,7 +44,8 @@ class SourceInfo:
 
     `width`/`height` are those of one page (frame), as stored, before EXIF orientation.
     `pages` counts animation frames of GIF/WebP; it is 1 for stills and for multi-page
-    TIFF/HEIF, of which only the first (primary) image is ever rendered.
+    TIFF/HEIF, of which only the first (primary) image is ever rendered. `icc_profile` says
+    an ICC profile is embedded: its pixels need a transform to come out as sRGB.
     """
 
     format: SourceFormat
@@ -53,6 +54,7 @@ class SourceInfo:
     orientation: int = 1
     has_alpha: bool = False
     pages: int = 1
+    icc_profile: bool = False
 
     @property
     def oriented_width(self) -> int:
@@ -163,6 +165,7 @@ def probe(
         orientation=_orientation(header),
         has_alpha=bool(header.hasalpha()),
         pages=_get_int(header, "n-pages", 1) if source_format.animatable else 1,
+        icc_profile=header.get_typeof("icc-profile-data") != 0,
     )
     if info.width < 1 or info.height < 1:
         raise Unprocessable("the source has no pixels")

@@ -165,6 +165,13 @@ def cmyk_jpeg(width: int, height: int, colour: Rgb = RED, *, icc: bool) -> bytes
     return bytes(cmyk.jpegsave_buffer(Q=95, keep="none"))
 
 
+def p3_jpeg(width: int, height: int, colour: Rgb) -> bytes:
+    """sRGB `colour` stored as Display P3 pixels with the P3 profile embedded: its numbers
+    differ from `colour`, so only a colour-managed reader gets `colour` back."""
+    p3 = solid(width, height, colour).icc_transform("p3", input_profile="srgb")
+    return bytes(p3.jpegsave_buffer(Q=95))
+
+
 def alpha_image(width: int, height: int, colour: Rgb = RED) -> Any:
     """Left half opaque `colour`, right half fully transparent."""
     half = width // 2

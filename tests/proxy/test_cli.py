@@ -34,7 +34,16 @@ def env(monkeypatch: pytest.MonkeyPatch) -> None:
     ("argv", "expected"),
     [
         pytest.param(
-            ["sign", "originals/cat.jpg", "--width", "300", "--format", "webp", "--base", "https://i.x"],
+            [
+                "sign",
+                "originals/cat.jpg",
+                "--width",
+                "300",
+                "--format",
+                "webp",
+                "--base",
+                "https://i.x",
+            ],
             r"^https://i\.x/[A-Za-z0-9_-]{43}/w:300/plain/originals/cat\.jpg@webp$",
             id="width-format",
         ),

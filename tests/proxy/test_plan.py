@@ -44,6 +44,9 @@ def source(
     return SourceInfo(fmt, width, height, orientation, alpha, pages)
 
 
+LANDSCAPE = source()
+
+
 def plan_for(
     options: Options,
     src: SourceInfo | None = None,
@@ -67,7 +70,7 @@ class Case:
     crop: CropBox | SmartCrop | None = None
     extend: Canvas | None = None
     output: tuple[int, int] | None = None  # defaults to crop size, else thumbnail size
-    src: SourceInfo = source()
+    src: SourceInfo = LANDSCAPE
 
 
 def opts(rt: ResizingType = FIT, w: int = 0, h: int = 0, **kwargs: object) -> Options:
@@ -183,9 +186,7 @@ GEOMETRY_CASES = {
         extend=Canvas(200, 200, 0, 0),
     ),
     "extend-south-east-with-offsets": Case(
-        opts(
-            FIT, 300, 300, extend=True, extend_gravity=gravity(GravityType.SOUTH_EAST, 10, 20)
-        ),
+        opts(FIT, 300, 300, extend=True, extend_gravity=gravity(GravityType.SOUTH_EAST, 10, 20)),
         (300, 225),
         extend=Canvas(300, 300, 0, 55),
     ),
@@ -206,9 +207,14 @@ GEOMETRY_CASES = {
         opts(FIT, 100, 100, dpr=2.0, extend=True), (200, 150), extend=Canvas(200, 200, 0, 25)
     ),
     # orientation and rotation (sizes are in the final orientation; thumbnail before rotate)
-    "exif-6-swaps-source-sides": Case(opts(FIT, 200), (200, 150), src=source(300, 400, orientation=6)),
+    "exif-6-swaps-source-sides": Case(
+        opts(FIT, 200), (200, 150), src=source(300, 400, orientation=6)
+    ),
     "exif-8-fill": Case(
-        opts(FILL, 100, 100), (133, 100), CropBox(16, 0, 100, 100), src=source(300, 400, orientation=8)
+        opts(FILL, 100, 100),
+        (133, 100),
+        CropBox(16, 0, 100, 100),
+        src=source(300, 400, orientation=8),
     ),
     "exif-3-keeps-sides": Case(opts(FIT, 200), (200, 150), src=source(400, 300, orientation=3)),
     "auto-rotate-off-uses-stored-sides": Case(
@@ -218,7 +224,10 @@ GEOMETRY_CASES = {
         opts(FIT, 150, rotate=90), (200, 150), output=(150, 200)
     ),
     "rotate-270-with-exif-6": Case(
-        opts(FIT, 150, rotate=270), (200, 150), output=(150, 200), src=source(300, 400, orientation=6)
+        opts(FIT, 150, rotate=270),
+        (200, 150),
+        output=(150, 200),
+        src=source(300, 400, orientation=6),
     ),
     "rotate-180-keeps-sides": Case(opts(FIT, 200, rotate=180), (200, 150)),
     "rotate-450-is-90": Case(opts(FIT, 150, rotate=450), (200, 150), output=(150, 200)),
@@ -267,9 +276,10 @@ def test_output_cap_scales_down_proportionally(
     src = source(pages=pages, fmt=SourceFormat.GIF if pages > 1 else SourceFormat.JPEG)
     plan = plan_for(options, src, OutputFormat.GIF, limits)
     assert (plan.width, plan.height) == expected
-    assert max(plan.thumbnail_width * plan.thumbnail_height, plan.width * plan.height) * (
-        plan.frames
-    ) <= cap
+    assert (
+        max(plan.thumbnail_width * plan.thumbnail_height, plan.width * plan.height) * (plan.frames)
+        <= cap
+    )
     if isinstance(plan.crop, CropBox):
         assert plan.crop.left + plan.crop.width <= plan.thumbnail_width
         assert plan.crop.top + plan.crop.height <= plan.thumbnail_height
@@ -361,6 +371,12 @@ def test_frames(pages: int, output_format: OutputFormat, max_frames: int, frames
     plan = plan_for(Options(), source(pages=pages, fmt=SourceFormat.GIF), output_format, limits)
     assert plan.frames == frames
     assert plan.animated is (frames > 1)
+
+
+@pytest.mark.parametrize("icc", [True, False], ids=["tagged", "untagged"])
+def test_icc_to_srgb_only_for_tagged_sources(icc: bool) -> None:
+    src = SourceInfo(SourceFormat.JPEG, 400, 300, icc_profile=icc)
+    assert plan_for(Options(), src).icc_to_srgb is icc
 
 
 def test_smart_crop_of_animation_crops_centre() -> None:
