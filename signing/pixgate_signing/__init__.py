@@ -14,7 +14,7 @@ web application::
 
 from __future__ import annotations
 
-from pixgate_signing.builder import FITS, FORMATS, UrlBuilder
+from pixgate_signing.builder import FITS, FORMATS, SrcsetTransform, Transform, UrlBuilder
 from pixgate_signing.keys import InvalidKey, KeyPair, parse_key_pairs
 from pixgate_signing.signature import sign_path, verify_path
 
@@ -23,6 +23,8 @@ __all__ = [
     "FORMATS",
     "InvalidKey",
     "KeyPair",
+    "SrcsetTransform",
+    "Transform",
     "UrlBuilder",
     "parse_key_pairs",
     "sign_path",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterable, Sequence
+from typing import TypedDict, Unpack
 from urllib.parse import quote
 
 from pixgate_signing.keys import KeyPair, parse_key_pairs
@@ -17,6 +18,28 @@ FORMATS = ("jpeg", "jpg", "png", "webp", "avif", "gif")
 # Characters a plain source may hold as they are; a source with any other character (or
 # '@', which the proxy reads as the start of the output extension) is sent base64-encoded.
 _PLAIN_SAFE = "/:-._~!$&'()*+,;="
+
+
+class SrcsetTransform(TypedDict, total=False):
+    """Keyword arguments shared by every URL of a srcset."""
+
+    #: Resizing type, one of :data:`FITS` (default: the proxy's ``fit``).
+    fit: str | None
+    #: Output format, one of :data:`FORMATS` (default: negotiated from ``Accept``).
+    format: str | None
+    #: Lossy quality 1-100 (default: the server's per-format default).
+    quality: int | None
+    #: Extra raw option segments such as ``"g:sm"`` or ``"bl:2"``, placed last.
+    options: Iterable[str]
+
+
+class Transform(SrcsetTransform, total=False):
+    """Keyword arguments of :meth:`UrlBuilder.url` and :meth:`UrlBuilder.path`."""
+
+    #: Target width in pixels (0: from the height, keeping the aspect ratio).
+    width: int
+    #: Target height in pixels (0: from the width, keeping the aspect ratio).
+    height: int
 
 
 class UrlBuilder:
@@ -51,72 +74,31 @@ class UrlBuilder:
     def __repr__(self) -> str:
         return f"UrlBuilder({self.base_url!r}, key=<hidden>, salt=<hidden>)"
 
-    def path(
-        self,
-        source: str,
-        *,
-        width: int = 0,
-        height: int = 0,
-        fit: str | None = None,
-        format: str | None = None,
-        quality: int | None = None,
-        options: Iterable[str] = (),
-    ) -> str:
+    def path(self, source: str, **transform: Unpack[Transform]) -> str:
         """The signed path (``/{signature}/...``) for `source` with these options.
 
         `source` is a storage key (``originals/cat.jpg``), ``local:///path`` or
-        ``s3://bucket/key``. `options` are extra raw option segments such as
-        ``"g:sm"`` or ``"bl:2"``, placed after the ones built from the arguments.
+        ``s3://bucket/key``. See :class:`Transform` for the keyword arguments.
         """
         unsigned = build_unsigned_path(
             source,
-            segments=_option_segments(width, height, fit, quality, options),
-            format=format,
+            segments=_option_segments(transform),
+            format=transform.get("format"),
             encode_source=self.encode_source,
         )
         return "/" + sign_path(unsigned, self._key_pairs[0], self.signature_size) + unsigned
 
-    def url(
-        self,
-        source: str,
-        *,
-        width: int = 0,
-        height: int = 0,
-        fit: str | None = None,
-        format: str | None = None,
-        quality: int | None = None,
-        options: Iterable[str] = (),
-    ) -> str:
+    def url(self, source: str, **transform: Unpack[Transform]) -> str:
         """The absolute signed URL; arguments as for :meth:`path`."""
-        return self.base_url + self.path(
-            source,
-            width=width,
-            height=height,
-            fit=fit,
-            format=format,
-            quality=quality,
-            options=options,
-        )
+        return self.base_url + self.path(source, **transform)
 
     def srcset(
-        self,
-        source: str,
-        widths: Sequence[int],
-        *,
-        fit: str | None = None,
-        format: str | None = None,
-        quality: int | None = None,
-        options: Iterable[str] = (),
+        self, source: str, widths: Sequence[int], **transform: Unpack[SrcsetTransform]
     ) -> str:
         """A ready ``srcset`` value: one width-limited URL per entry of `widths`."""
         if not widths:
             raise ValueError("srcset needs at least one width")
-        extra = tuple(options)
-        return ", ".join(
-            f"{self.url(source, width=w, fit=fit, format=format, quality=quality, options=extra)}"
-            f" {w}w"
-            for w in widths
-        )
+        return ", ".join(f"{self.url(source, width=w, **transform)} {w}w" for w in widths)
 
     def verify(self, signature: str, path: str) -> bool:
         """True when `signature` is valid for `path` under any configured key pair."""
@@ -141,9 +123,9 @@ def build_unsigned_path(
     return f"{prefix}/plain/{source}" + (f"@{format}" if format else "")
 
 
-def _option_segments(
-    width: int, height: int, fit: str | None, quality: int | None, options: Iterable[str]
-) -> list[str]:
+def _option_segments(transform: Transform) -> list[str]:
+    width, height = transform.get("width", 0), transform.get("height", 0)
+    fit, quality = transform.get("fit"), transform.get("quality")
     if width < 0 or height < 0:
         raise ValueError("width and height must not be negative")
     segments: list[str] = []
@@ -160,7 +142,7 @@ def _option_segments(
         if not 1 <= quality <= 100:
             raise ValueError(f"quality must be 1-100, got {quality}")
         segments.append(f"q:{quality}")
-    for segment in options:
+    for segment in transform.get("options", ()):
         if ":" not in segment or "/" in segment:
             raise ValueError(f"option segment must look like 'name:arg', got {segment!r}")
         segments.append(segment)
