@@ -637,9 +637,13 @@ def report(
         out(f"AVIF/WebP time per image at concurrency {avif_concurrency} (target <= ~2x):")
         for mode in MODES:
             webp, avif = summaries[webp_key][mode], summaries[avif_key][mode]
+            cpu = _ratio(
+                results[avif_key][mode].cpu_ms_per_item(), results[webp_key][mode].cpu_ms_per_item()
+            )
             out(
                 f"  {MODE_LABELS[mode]:<12} {_ratio(webp.per_second, avif.per_second):.2f}x "
-                f"by throughput, {_ratio(avif.p50_ms, webp.p50_ms):.2f}x by p50"
+                f"by throughput, {_ratio(avif.p50_ms, webp.p50_ms):.2f}x by p50, "
+                f"{cpu:.2f}x by CPU per image"
             )
     for workload in workloads:
         pixgate = results[workload.name]["pixgate"]
@@ -659,6 +663,7 @@ def results_json(
     summaries: dict[str, dict[str, Summary]],
     meta: dict[str, Any],
     server_peak_rss: int,
+    avif_concurrency: int,
 ) -> dict[str, Any]:
     rows = []
     for workload in workloads:
@@ -705,10 +710,25 @@ def results_json(
         }
         for workload in workloads
     }
+    webp_key, avif_key = f"webp@{avif_concurrency}", f"avif@{avif_concurrency}"
+    avif_over_webp = {
+        mode: {
+            "time_by_throughput": _ratio(
+                summaries[webp_key][mode].per_second, summaries[avif_key][mode].per_second
+            ),
+            "p50": _ratio(summaries[avif_key][mode].p50_ms, summaries[webp_key][mode].p50_ms),
+            "cpu_per_image": _ratio(
+                results[avif_key][mode].cpu_ms_per_item(), results[webp_key][mode].cpu_ms_per_item()
+            ),
+        }
+        for mode in MODES
+        if webp_key in summaries and avif_key in summaries
+    }
     return {
         "meta": meta,
         "rows": rows,
         "ratios_pixgate_over_bare": ratios,
+        "avif_over_webp": avif_over_webp,
         "pixgate_peak_rss_bytes": server_peak_rss,
     }
 
@@ -834,7 +854,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     lines = report(workloads, results, summaries, meta, server_peak_rss, args.avif_concurrency)
     print("\n".join(lines))
-    document = results_json(workloads, results, summaries, meta, server_peak_rss)
+    document = results_json(
+        workloads, results, summaries, meta, server_peak_rss, args.avif_concurrency
+    )
     args.output.write_text(json.dumps(document, indent=2) + "\n")
     print(f"\nresults: {args.output}  (run took {meta['elapsed_s']:.0f}s)")
     return 0

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from config import Settings
 from proxy import handlers
+from proxy.direct import ROUTE_PATTERN
 from proxy.keys import IMAGES, METRICS, SETTINGS, STORAGES
 from proxy.metrics import Metrics
 from proxy.middleware import errors_to_json, observe
@@ -84,5 +85,6 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/health", handlers.health)
     app.router.add_get("/ready", handlers.ready)
     app.router.add_get("/metrics", handlers.metrics)
+    app.router.add_get(f"/{{name:{ROUTE_PATTERN}}}", handlers.direct)
     app.router.add_get("/{target:.+}", handlers.transform)
     return app

@@ -9,15 +9,26 @@ from proxy.errors import NotReady, PixgateError
 from proxy.keys import IMAGES, METRICS, SETTINGS, STORAGES
 from proxy.middleware import CACHE_OUTCOME
 from proxy.responses import error_response, image_response, not_modified_response
-from proxy.service import NotModified
+from proxy.service import NotModified, Variant
 from proxy.sources import parse_storage_url
 
 
 async def transform(request: web.Request) -> web.StreamResponse:
+    """`/{signature}/{options}/.../{source}`: the imgproxy-style grammar."""
+    images = request.app[IMAGES]
+    return await _respond(request, images.signed_variant(request.raw_path))
+
+
+async def direct(request: web.Request) -> web.StreamResponse:
+    """`/img_..._m.jpg` and its signed query form: links to uploaded images."""
+    images = request.app[IMAGES]
+    raw_path, _, raw_query = request.raw_path.partition("?")
+    return await _respond(request, images.direct_variant(raw_path, raw_query))
+
+
+async def _respond(request: web.Request, variant: Variant) -> web.StreamResponse:
     result = await request.app[IMAGES].respond(
-        request.raw_path,
-        request.headers.get("Accept", ""),
-        request.headers.get("If-None-Match"),
+        variant, request.headers.get("Accept", ""), request.headers.get("If-None-Match")
     )
     if isinstance(result, NotModified):
         request[CACHE_OUTCOME] = "not-modified"

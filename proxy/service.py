@@ -1,7 +1,7 @@
 """The transform request as one straight line:
 
-target ─split─▶ signature ─verify─▶ parse ─▶ Options ─resolve─▶ SourceLocation
-       ─(304?)─▶ read original ─▶ probe/plan/render in the pool ─▶ ImageResult
+target ─split─▶ signature ─verify─▶ parse ─▶ Options ─resolve─▶ SourceLocation = Variant
+Variant ─(304?)─▶ read original ─▶ probe/plan/render in the pool ─▶ ImageResult
 
 No HTTP types here: :mod:`proxy.handlers` turns the result into a response.
 """
@@ -16,6 +16,7 @@ from pixgate_signing import verify_path
 
 from config import Settings
 from proxy.coalesce import Coalescer
+from proxy.direct import parse_direct
 from proxy.errors import BadRequest, Forbidden, NotFound
 from proxy.metrics import Metrics
 from proxy.negotiate import accept_class
@@ -24,10 +25,21 @@ from proxy.pipeline import PipelineConfig, Transformed, transform
 from proxy.pool import TransformPool
 from proxy.source_cache import SourceReader
 from proxy.sources import resolve_source
+from proxy.storage.base import SourceLocation
 from proxy.urlpath import parse_target
+from uploader.models import storage_key_for
 
 # Bump when rendering changes output for the same URL, so CDNs and browsers refetch.
 PIPELINE_VERSION = "1"
+
+
+@dataclass(frozen=True, slots=True)
+class Variant:
+    """One requested variant: what names it, what to do, and to which original."""
+
+    identity: str  # the signed path or canonical direct target; feeds ETag and coalescing
+    options: Options
+    location: SourceLocation
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,29 +100,48 @@ class ImageService:
         self._metrics = metrics
         self._renders: Coalescer[str, Transformed] = Coalescer()
 
-    async def respond(
-        self, target: str, accept: str, if_none_match: str | None
-    ) -> ImageResult | NotModified:
+    def signed_variant(self, target: str) -> Variant:
+        """An imgproxy-style target: signature checked before anything else is parsed."""
         settings = self._settings
         signature, signed_path = split_signature(target)
         if not verify_path(signature, signed_path, settings.key_pairs, settings.signature_size):
             raise Forbidden("invalid signature", code="invalid_signature")
         parsed = parse_target(target, settings.presets)
-        options = parsed.options
-        max_age = self._max_age(options)
         location = resolve_source(parsed.source, settings.storage_url, settings.allowed_sources)
-        requested = parsed.options.format
-        variant = accept_class(requested, accept)
+        return Variant(signed_path, parsed.options, location)
+
+    def direct_variant(self, path: str, raw_query: str) -> Variant:
+        """A direct link to an uploaded image (`/img_..._m.jpg`, signed query form)."""
+        settings = self._settings
+        direct = parse_direct(
+            path,
+            raw_query,
+            key_pairs=settings.key_pairs,
+            signature_size=settings.signature_size,
+            presets=settings.presets,
+        )
+        location = resolve_source(
+            storage_key_for(direct.image_id), settings.storage_url, settings.allowed_sources
+        )
+        return Variant(direct.identity, direct.options, location)
+
+    async def respond(
+        self, variant: Variant, accept: str, if_none_match: str | None
+    ) -> ImageResult | NotModified:
+        options = variant.options
+        max_age = self._max_age(options)
+        requested = options.format
+        accept_variant = accept_class(requested, accept)
         negotiated = requested is None
 
         if if_none_match:
-            version = await self._reader.version(location)
-            etag = make_etag(version, signed_path, variant)
+            version = await self._reader.version(variant.location)
+            etag = make_etag(version, variant.identity, accept_variant)
             if etag_matches(if_none_match, etag):
                 return NotModified(etag, negotiated, max_age)
 
-        blob, outcome = await self._reader.read(location)
-        etag = make_etag(blob.version, signed_path, variant)
+        blob, outcome = await self._reader.read(variant.location)
+        etag = make_etag(blob.version, variant.identity, accept_variant)
         result, _ = await self._renders.run(
             etag, lambda: self._transform(blob.data, options, requested, accept)
         )

@@ -15,10 +15,13 @@ web application::
 from __future__ import annotations
 
 from pixgate_signing.builder import FITS, FORMATS, SrcsetTransform, Transform, UrlBuilder
+from pixgate_signing.direct import DIRECT_FITS, DIRECT_SIZES, canonical_direct_target
 from pixgate_signing.keys import InvalidKey, KeyPair, parse_key_pairs
 from pixgate_signing.signature import sign_path, verify_path
 
 __all__ = [
+    "DIRECT_FITS",
+    "DIRECT_SIZES",
     "FITS",
     "FORMATS",
     "InvalidKey",
@@ -26,6 +29,7 @@ __all__ = [
     "SrcsetTransform",
     "Transform",
     "UrlBuilder",
+    "canonical_direct_target",
     "parse_key_pairs",
     "sign_path",
     "verify_path",

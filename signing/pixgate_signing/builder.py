@@ -7,6 +7,14 @@ from collections.abc import Iterable, Sequence
 from typing import TypedDict, Unpack
 from urllib.parse import quote
 
+from pixgate_signing.direct import (
+    DIRECT_FITS,
+    DIRECT_SIZES,
+    SIGNATURE_PARAMETER,
+    SIZE_NAMES,
+    canonical_direct_target,
+    direct_path,
+)
 from pixgate_signing.keys import KeyPair, parse_key_pairs
 from pixgate_signing.signature import FULL_SIZE, sign_path, verify_path
 
@@ -100,6 +108,47 @@ class UrlBuilder:
             raise ValueError("srcset needs at least one width")
         return ", ".join(f"{self.url(source, width=w, **transform)} {w}w" for w in widths)
 
+    def direct_url(
+        self,
+        image_id: str,
+        *,
+        size: str | None = None,
+        ext: str | None = None,
+        width: int = 0,
+        height: int = 0,
+        fit: str | None = None,
+        format: str | None = None,
+        quality: int | None = None,
+    ) -> str:
+        """A direct link to an uploaded image.
+
+        ``direct_url("img_x", ext="jpg")`` is the original, ``size="small"`` (or ``"s"``,
+        ``"medium"``, ``"large"``, ``"tiny"``) a fixed size; both unsigned. Any of
+        `width`, `height`, `fit` (crop, contain, cover, fill), `format`, `quality` make a
+        signed query-form link.
+        """
+        path = direct_path(image_id, size=size, ext=ext)
+        parameters = _direct_parameters(width, height, fit, format, quality)
+        if not parameters:
+            return self.base_url + path
+        if size is not None:
+            raise ValueError("a named size cannot be combined with transform parameters")
+        signature = sign_path(
+            canonical_direct_target(path, parameters), self._key_pairs[0], self.signature_size
+        )
+        query = "&".join(f"{name}={value}" for name, value in parameters.items())
+        return f"{self.base_url}{path}?{query}&{SIGNATURE_PARAMETER}={signature}"
+
+    def direct_srcset(self, image_id: str, *, ext: str | None = None) -> str:
+        """``srcset`` of the fixed sizes small, medium and large, by their box width.
+
+        Use :meth:`srcset` with real widths when the image's aspect ratio is known."""
+        return ", ".join(
+            f"{self.direct_url(image_id, size=name, ext=ext)} {DIRECT_SIZES[code]}w"
+            for name, code in SIZE_NAMES.items()
+            if name != "tiny"
+        )
+
     def verify(self, signature: str, path: str) -> bool:
         """True when `signature` is valid for `path` under any configured key pair."""
         return verify_path(signature, path, self._key_pairs, self.signature_size)
@@ -147,3 +196,18 @@ def _option_segments(transform: Transform) -> list[str]:
             raise ValueError(f"option segment must look like 'name:arg', got {segment!r}")
         segments.append(segment)
     return segments
+
+
+def _direct_parameters(
+    width: int, height: int, fit: str | None, format: str | None, quality: int | None
+) -> dict[str, str]:
+    if width < 0 or height < 0:
+        raise ValueError("width and height must not be negative")
+    if fit is not None and fit not in DIRECT_FITS:
+        raise ValueError(f"fit must be one of {', '.join(DIRECT_FITS)}, got {fit!r}")
+    if format is not None and format not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {format!r}")
+    if quality is not None and not 1 <= quality <= 100:
+        raise ValueError(f"quality must be 1-100, got {quality}")
+    values = {"w": width or None, "h": height or None, "fit": fit, "fmt": format, "q": quality}
+    return {name: str(value) for name, value in values.items() if value is not None}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from typing import Any
 
 import pytest
 from pixgate_signing import UrlBuilder
@@ -94,3 +95,48 @@ def test_bad_arguments(builder: UrlBuilder, kwargs: dict[str, object], message: 
 
 def test_repr_hides_key(builder: UrlBuilder) -> None:
     assert KEY not in repr(builder) and "<hidden>" in repr(builder)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        pytest.param({"ext": "jpg"}, "https://img.example.com/img_a1.jpg", id="original"),
+        pytest.param({}, "https://img.example.com/img_a1", id="negotiated"),
+        pytest.param(
+            {"size": "small", "ext": "png"}, "https://img.example.com/img_a1_s.png", id="small"
+        ),
+        pytest.param({"size": "t"}, "https://img.example.com/img_a1_t", id="tiny-code"),
+    ],
+)
+def test_direct_links(builder: UrlBuilder, kwargs: dict[str, Any], expected: str) -> None:
+    assert builder.direct_url("img_a1", **kwargs) == expected
+
+
+def test_direct_query_form_is_signed_over_the_canonical_target(builder: UrlBuilder) -> None:
+    url = builder.direct_url("img_a1", ext="jpg", width=800, fit="cover", format="webp", quality=85)
+    path, _, query = url.removeprefix("https://img.example.com").partition("?")
+    parameters = dict(pair.split("=", 1) for pair in query.split("&"))
+    signature = parameters.pop("s")
+    assert parameters == {"w": "800", "fit": "cover", "fmt": "webp", "q": "85"}
+    assert builder.verify(signature, f"{path}?w=800&fit=cover&fmt=webp&q=85")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        pytest.param({"size": "huge"}, "size must be", id="bad-size"),
+        pytest.param({"fit": "fit", "width": 5}, "fit must be", id="bad-fit"),
+        pytest.param({"size": "s", "width": 5}, "named size", id="size-and-width"),
+    ],
+)
+def test_direct_link_errors(builder: UrlBuilder, kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        builder.direct_url("img_a1", **kwargs)
+
+
+def test_direct_srcset(builder: UrlBuilder) -> None:
+    assert builder.direct_srcset("img_a1", ext="webp") == (
+        "https://img.example.com/img_a1_s.webp 150w, "
+        "https://img.example.com/img_a1_m.webp 500w, "
+        "https://img.example.com/img_a1_l.webp 1200w"
+    )

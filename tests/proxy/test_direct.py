@@ -1,0 +1,118 @@
+"""Direct links (`/img_..._m.jpg`, signed query form) through the real app."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pyvips
+from aiohttp.test_utils import TestClient
+from pixgate_signing import UrlBuilder
+
+from tests import imagegen
+
+Client = TestClient[Any, Any]
+IMAGE_ID = "img_Direct0Test1Image2"
+
+
+@pytest.fixture
+def stored(storage_dir: Path) -> str:
+    (storage_dir / "originals" / IMAGE_ID).write_bytes(imagegen.quadrant_jpeg(1600, 1200))
+    return IMAGE_ID
+
+
+def size_of(body: bytes) -> tuple[int, int]:
+    image = pyvips.Image.new_from_buffer(body, "")
+    return image.width, image.height
+
+
+@pytest.mark.parametrize(
+    ("suffix", "content_type", "size"),
+    [
+        pytest.param(".jpg", "image/jpeg", (1600, 1200), id="original-jpg"),
+        pytest.param(".png", "image/png", (1600, 1200), id="original-as-png"),
+        pytest.param("_s.jpg", "image/jpeg", (150, 113), id="small"),
+        pytest.param("_m.webp", "image/webp", (500, 375), id="medium-webp"),
+        pytest.param("_l.avif", "image/avif", (1200, 900), id="large-avif"),
+        pytest.param("_t.jpg", "image/jpeg", (32, 24), id="tiny"),
+    ],
+)
+async def test_fixed_links(
+    client: Client, stored: str, suffix: str, content_type: str, size: tuple[int, int]
+) -> None:
+    response = await client.get(f"/{stored}{suffix}")
+    assert response.status == 200, await response.text()
+    assert response.headers["Content-Type"] == content_type
+    assert "Vary" not in response.headers
+    assert size_of(await response.read()) == size
+
+
+async def test_without_extension_negotiates(client: Client, stored: str) -> None:
+    response = await client.get(f"/{stored}_s", headers={"Accept": "image/avif,image/webp"})
+    assert response.headers["Content-Type"] == "image/avif"
+    assert response.headers["Vary"] == "Accept"
+    plain = await client.get(f"/{stored}_s", headers={"Accept": "*/*"})
+    assert plain.headers["Content-Type"] == "image/jpeg"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "size"),
+    [
+        pytest.param({"width": 800}, (800, 600), id="width"),
+        pytest.param({"width": 300, "height": 300, "fit": "cover"}, (300, 300), id="cover"),
+        pytest.param({"width": 300, "height": 300, "fit": "crop"}, (300, 300), id="crop"),
+        pytest.param({"width": 300, "height": 300, "fit": "contain"}, (300, 300), id="contain"),
+        pytest.param({"width": 300, "height": 100, "fit": "fill"}, (300, 100), id="fill"),
+        pytest.param({"height": 60, "format": "webp", "quality": 85}, (80, 60), id="fmt-q"),
+    ],
+)
+async def test_signed_query_form(
+    client: Client, urls: UrlBuilder, stored: str, kwargs: dict[str, Any], size: tuple[int, int]
+) -> None:
+    response = await client.get(urls.direct_url(stored, ext="jpg", **kwargs))
+    assert response.status == 200, await response.text()
+    assert size_of(await response.read()) == size
+
+
+async def test_query_order_does_not_matter(client: Client, urls: UrlBuilder, stored: str) -> None:
+    url = urls.direct_url(stored, ext="jpg", width=200, height=100, fit="cover")
+    path, _, query = url.partition("?")
+    reordered = "&".join(reversed(query.split("&")))
+    response = await client.get(f"{path}?{reordered}")
+    assert response.status == 200
+
+
+async def test_both_grammars_render_the_same_pixels(
+    client: Client, urls: UrlBuilder, stored: str
+) -> None:
+    direct = await client.get(urls.direct_url(stored, ext="png", width=120))
+    signed = await client.get(urls.path(f"originals/{stored}", width=120, format="png"))
+    assert await direct.read() == await signed.read()
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        pytest.param("/{id}.jpg?w=800", (403, "invalid_signature"), id="unsigned"),
+        pytest.param("/{id}.jpg?w=800&s=AAAA", (403, "invalid_signature"), id="bad-signature"),
+        pytest.param("/{id}.jpg?w=800&zoom=2", (400, "invalid_option"), id="unknown-param"),
+        pytest.param("/{id}.jpg?w=1&w=2", (400, "invalid_option"), id="duplicate-param"),
+        pytest.param("/{id}_s.jpg?w=800", (400, "invalid_path"), id="size-with-query"),
+        pytest.param("/{id}.bmp", (400, "invalid_option"), id="unknown-ext"),
+        pytest.param("/img_Missing0Image.jpg", (404, "not_found"), id="unknown-image"),
+    ],
+)
+async def test_direct_errors(
+    client: Client, stored: str, target: str, expected: tuple[int, str]
+) -> None:
+    response = await client.get(target.format(id=stored))
+    body = await response.json()
+    assert (response.status, body["error"]["code"]) == expected
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+async def test_tampered_query_is_refused(client: Client, urls: UrlBuilder, stored: str) -> None:
+    url = urls.direct_url(stored, ext="jpg", width=200)
+    response = await client.get(url.replace("w=200", "w=2000"))
+    assert response.status == 403

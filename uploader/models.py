@@ -1,0 +1,33 @@
+"""The values the uploader stores and hands around."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class ImageRecord:
+    """One uploaded image: one metadata row. The original lives in storage at
+    `storage_key`, a pure function of `image_id` (``originals/{image_id}``)."""
+
+    image_id: str
+    owner: str | None
+    title: str
+    description: str
+    width: int
+    height: int
+    format: str  # jpeg, png, gif, webp, avif, heif
+    size_bytes: int
+    sha256: str  # hex digest of the original's bytes
+    storage_key: str
+    processing_status: str  # "completed": variants are rendered lazily by the proxy
+    exif: dict[str, Any] = field(default_factory=dict)  # decoded, JSON-serialisable values
+    uploaded_at: datetime | None = None  # timezone-aware UTC; set by the repository
+    deleted_at: datetime | None = None
+
+
+def storage_key_for(image_id: str) -> str:
+    """Where the original of `image_id` is stored: the proxy derives it the same way."""
+    return f"originals/{image_id}"
