@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint typecheck unit bench clean
+.PHONY: install run test lint typecheck unit bench clean pg
 
 install: $(STAMP)
 
@@ -25,7 +25,23 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-unit: install
+# PostgreSQL server binaries for the throwaway test cluster (tests/pgserver.py). As root on
+# Debian/Ubuntu they are installed from the OS packages, without creating a "main" cluster.
+pg:
+	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1; then \
+		: ; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		mkdir -p /etc/postgresql-common/createcluster.d && \
+		echo 'create_main_cluster = false' > /etc/postgresql-common/createcluster.d/pixgate.conf && \
+		apt-get update && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql; \
+	else \
+		echo "PostgreSQL server binaries (initdb, postgres) missing: install them with" \
+			"'sudo apt-get install postgresql' (Debian/Ubuntu) or put their bin directory on PATH" >&2; \
+		exit 1; \
+	fi
+
+unit: install pg
 	$(BIN)/python -m pytest
 
 test: lint typecheck unit

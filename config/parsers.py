@@ -91,3 +91,53 @@ def log_level(text: str) -> str:
     if value not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ValueError("expected one of debug, info, warning, error")
     return value
+
+
+def role(text: str) -> str:
+    value = text.strip().lower()
+    if value not in {"all", "proxy", "uploader"}:
+        raise ValueError("expected all, proxy or uploader")
+    return value
+
+
+def database_url(text: str) -> str:
+    value = text.strip()
+    if value.startswith("sqlite:///"):
+        path = value.removeprefix("sqlite:///")
+        if not path:
+            raise ValueError("expected sqlite:///path/to/file.db")
+        # sqlite:///abs/file.db is absolute (/abs/file.db); sqlite:///./rel.db is resolved
+        # once, here, against the working directory.
+        if path.startswith("./") or path == ".":
+            return "sqlite://" + os.path.abspath(path)
+        return "sqlite:///" + path
+    if value.startswith(("postgresql://", "postgres://")):
+        return value
+    raise ValueError("expected postgresql://user:password@host:port/db or sqlite:///path.db")
+
+
+def api_keys(text: str) -> tuple[tuple[str, str], ...]:
+    """`id:secret,id2:secret2` → ((id, secret), ...); ids name owners, so they are short."""
+    pairs: list[tuple[str, str]] = []
+    for item in url_list(text):
+        key_id, sep, secret = item.partition(":")
+        if not sep or not key_id.isidentifier() or len(key_id) > 64 or len(secret) < 16:
+            raise ValueError(
+                "expected id:secret pairs, ids made of letters, digits and _ "
+                "(at most 64), secrets of at least 16 characters"
+            )
+        pairs.append((key_id, secret))
+    if len({key_id for key_id, _ in pairs}) != len(pairs):
+        raise ValueError("key ids must be unique")
+    return tuple(pairs)
+
+
+def rate(text: str) -> tuple[int, float]:
+    """`count/seconds`, or `0` for no limit."""
+    value = text.strip()
+    if value == "0":
+        return (0, 1.0)
+    count, sep, seconds = value.partition("/")
+    if not sep:
+        raise ValueError("expected count/seconds, e.g. 60/60, or 0 for no limit")
+    return integer(1, 1_000_000)(count), positive_float(86400)(seconds)

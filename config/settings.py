@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pixgate_signing import InvalidKey, KeyPair, parse_key_pairs
+from pixgate_signing import InvalidKey, KeyPair, UrlBuilder, parse_key_pairs
 
 from config import parsers
 from proxy.option_parsers import parse_preset_definitions
@@ -225,6 +225,73 @@ VARIABLES: tuple[Variable, ...] = (
         parsers.log_level,
         "debug, info, warning or error.",
     ),
+    Variable(
+        "PIXGATE_ROLE",
+        "role",
+        "all",
+        parsers.role,
+        "What `pixgate serve` runs: `all`, `proxy` or `uploader` (they scale separately).",
+    ),
+    Variable(
+        "PIXGATE_DATABASE_URL",
+        "database_url",
+        "sqlite:///./var/pixgate.db",
+        parsers.database_url,
+        "Metadata database: `postgresql://user:pass@host/db` or `sqlite:///path.db`.",
+        secret=True,
+    ),
+    Variable(
+        "PIXGATE_DB_POOL_SIZE",
+        "db_pool_size",
+        "10",
+        parsers.integer(1, 1000),
+        "Connections in the PostgreSQL pool of each process.",
+    ),
+    Variable(
+        "PIXGATE_MIGRATE_ON_START",
+        "migrate_on_start",
+        "false",
+        parsers.boolean,
+        "Apply pending schema migrations at start-up (always on in dev mode).",
+    ),
+    Variable(
+        "PIXGATE_MAX_UPLOAD_BYTES",
+        "max_upload_bytes",
+        str(20 * 1024 * 1024),
+        parsers.integer(1),
+        "Largest upload accepted, in bytes (413 as soon as the body crosses it).",
+    ),
+    Variable(
+        "PIXGATE_API_KEYS",
+        "api_keys",
+        "",
+        parsers.api_keys,
+        "Upload keys as `id:secret,id2:secret2`; when set, uploads need "
+        "`Authorization: Bearer <secret>` and are owned by the key's id.",
+        secret=True,
+    ),
+    Variable(
+        "PIXGATE_ADMIN_KEY",
+        "admin_key",
+        "",
+        _text,
+        "A key that may delete any image (`Authorization: Bearer <key>`); empty: none.",
+        secret=True,
+    ),
+    Variable(
+        "PIXGATE_KEEP_GPS",
+        "keep_gps",
+        "false",
+        parsers.boolean,
+        "Keep GPS coordinates in the stored EXIF metadata (served images never carry EXIF).",
+    ),
+    Variable(
+        "PIXGATE_UPLOAD_RATE",
+        "upload_rate",
+        "60/60",
+        parsers.rate,
+        "Uploads allowed per client as `count/seconds` (`0` turns the limit off).",
+    ),
 )
 
 
@@ -258,6 +325,15 @@ class Settings:
     fetch_attempts: int
     public_url: str | None
     log_level: str
+    role: str
+    database_url: str = field(repr=False)
+    db_pool_size: int
+    migrate_on_start: bool
+    max_upload_bytes: int
+    api_keys: tuple[tuple[str, str], ...] = field(repr=False)
+    admin_key: str = field(repr=False)
+    keep_gps: bool
+    upload_rate: tuple[int, float]
     # Derived values, validated alongside the raw ones.
     key_pairs: tuple[KeyPair, ...] = field(repr=False, default=())
     generated_key: bool = False
@@ -271,6 +347,16 @@ class Settings:
         host, port = self.bind
         shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
         return f"http://{shown}:{port}"
+
+    def url_builder(self, base_url: str | None = None) -> UrlBuilder:
+        """Signs URLs with the first configured key, for links pixgate hands out."""
+        signing_pair = self.key_pairs[0]
+        return UrlBuilder(
+            base_url or self.base_url,
+            signing_pair.key,
+            signing_pair.salt,
+            signature_size=self.signature_size,
+        )
 
     @property
     def storage_schemes(self) -> frozenset[str]:

@@ -85,7 +85,7 @@ _OWN_VARIABLES = frozenset(
 
 
 @dataclass(frozen=True, slots=True)
-class ServerDefaults:
+class ServerConfig:
     """pixgate's settings (config/settings.py defaults, plus any --set), which the bare loop
     must copy."""
 
@@ -96,7 +96,7 @@ class ServerDefaults:
     overrides: tuple[tuple[str, str], ...] = ()
 
     @classmethod
-    def from_settings(cls, overrides: dict[str, str]) -> ServerDefaults:
+    def from_settings(cls, overrides: dict[str, str]) -> ServerConfig:
         variables = {variable.name: variable for variable in VARIABLES}
         for name in overrides:
             if name not in variables or name in _OWN_VARIABLES:
@@ -104,7 +104,10 @@ class ServerDefaults:
 
         def value(name: str) -> Any:
             variable = variables[name]
-            return variable.parse(overrides.get(name, variable.default))
+            try:
+                return variable.parse(overrides.get(name, variable.default))
+            except ValueError as error:
+                raise ValueError(f"--set {name}: {error}") from None
 
         qualities = dict(value("PIXGATE_FORMAT_QUALITY"))
         return cls(
@@ -131,13 +134,6 @@ class Workload:
     def name(self) -> str:
         return f"{self.output_format}@{self.concurrency}"
 
-    @property
-    def title(self) -> str:
-        return (
-            f"{TARGET_WIDTH}px {self.output_format.upper()} q{self.quality} "
-            f"effort {self.effort}, {self.concurrency} concurrent"
-        )
-
 
 @dataclass(slots=True)
 class ModeResult:
@@ -148,6 +144,7 @@ class ModeResult:
     window_s: float = 0.0
     measured_s: float = 0.0
     cpu_s: float = 0.0  # pixgate server or bare loop
+    loop_cpu_s: float = 0.0  # pixgate's event-loop thread
     client_cpu_s: float = 0.0
     machine_busy_s: float = 0.0
     output_bytes: float = 0.0
@@ -167,6 +164,7 @@ class ModeResult:
         self.measured_s += raw["measured_s"]
         self.cpu_s += raw[own_cpu_key]
         self.client_cpu_s += raw.get("client_cpu_s", 0.0)
+        self.loop_cpu_s += raw.get("server_loop_cpu_s", 0.0)
         self.machine_busy_s += raw["machine_busy_s"]
         self.segment_rates.append(len(latencies) / raw["window_s"])
         self.error_samples.extend(raw.get("error_samples", [])[:3])
@@ -181,11 +179,12 @@ class ModeResult:
             for key, value in metric_deltas(raw["metrics_before"], raw["metrics_after"]).items():
                 self._metric_sums[key] = self._metric_sums.get(key, 0.0) + value
 
-    def cpu_ms_per_item(self) -> float:
+    def cpu_ms_per_item(self, cpu_s: float | None = None) -> float:
         """CPU time of the server (or bare loop) per completed image, in ms."""
         if not self.latencies_ms or not self.measured_s:
             return math.nan
-        return self.cpu_s * (self.window_s / self.measured_s) / len(self.latencies_ms) * 1000
+        spent = self.cpu_s if cpu_s is None else cpu_s
+        return spent * (self.window_s / self.measured_s) / len(self.latencies_ms) * 1000
 
     def finish(self) -> Summary:
         sums = self._metric_sums
@@ -196,7 +195,7 @@ class ModeResult:
             count = sums.get(f"{prefix}_count", 0.0)
             if count:
                 self.server_means_ms[label] = sums[f"{prefix}_sum"] / count * 1000
-        for key in ("cache_hit", "cache_miss", "cache_joined", "fetches"):
+        for key in ("cache_hit", "cache_miss", "fetches"):
             if key in sums:
                 self.source_reads[key] = sums[key]
         return summarize(self.latencies_ms, self.errors, self.window_s)
@@ -359,7 +358,7 @@ def make_source() -> bytes:
 
 
 def make_workloads(
-    builder: UrlBuilder, defaults: ServerDefaults, args: argparse.Namespace, scratch: Path
+    builder: UrlBuilder, defaults: ServerConfig, args: argparse.Namespace, scratch: Path
 ) -> list[Workload]:
     """WebP at each --concurrency, then AVIF (quality from pixgate's default) at one."""
     formats = {
@@ -580,12 +579,16 @@ def report(
     out(f"CPU in the measured windows (in cores; the machine has {meta['cores']}):")
     for workload in workloads:
         pixgate, bare = results[workload.name]["pixgate"], results[workload.name]["bare"]
-        done = max(1, len(pixgate.latencies_ms))
         out(
-            f"  {workload.name:<8} pixgate server {pixgate.cpu_s / pixgate.measured_s:.2f}, "
+            f"  {workload.name:<8} pixgate server {pixgate.cpu_s / pixgate.measured_s:.2f} "
+            f"(of which its event-loop thread "
+            f"{pixgate.cpu_ms_per_item(pixgate.loop_cpu_s):.1f} ms CPU/request), "
             f"load client {pixgate.client_cpu_s / pixgate.measured_s:.2f} "
-            f"({pixgate.client_cpu_s / done * 1000:.1f} ms CPU/request), other processes "
-            f"{_other(pixgate):.2f}  |  bare loop {bare.cpu_s / bare.measured_s:.2f}, "
+            f"({pixgate.cpu_ms_per_item(pixgate.client_cpu_s):.1f} ms CPU/request), "
+            f"other processes {_other(pixgate):.2f}"
+        )
+        out(
+            f"  {'':<8} bare loop {bare.cpu_s / bare.measured_s:.2f}, "
             f"other processes {_other(bare):.2f}"
         )
     out(
@@ -680,6 +683,7 @@ def results_json(
                     **summary.as_dict(),
                     "cpu_cores": result.cpu_s / result.measured_s,
                     "cpu_ms_per_image": result.cpu_ms_per_item(),
+                    "event_loop_cpu_ms_per_image": result.cpu_ms_per_item(result.loop_cpu_s),
                     "client_cpu_cores": result.client_cpu_s / result.measured_s,
                     "other_cpu_cores": _other(result),
                     "segment_per_second": result.segment_rates,
@@ -784,7 +788,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
-        defaults = ServerDefaults.from_settings(args.set)
+        defaults = ServerConfig.from_settings(args.set)
     except ValueError as error:
         print(f"pixgate bench: {error}", file=sys.stderr)
         return 2

@@ -76,6 +76,8 @@ async def _snapshot(
     }
     if server_pid is not None:
         snapshot["server_cpu_s"] = cpu_seconds(server_pid)
+        # The main thread runs the server's event loop; libvips work runs in other threads.
+        snapshot["server_loop_cpu_s"] = cpu_seconds(f"{server_pid}/task/{server_pid}")
     if metrics_url is not None:
         async with session.get(metrics_url) as response:
             snapshot["metrics"] = parse_metrics(await response.text())
@@ -121,11 +123,16 @@ async def run(
         workers = [
             asyncio.create_task(_worker(session, shared, window)) for _ in range(concurrency)
         ]
-        await asyncio.sleep(max(0.0, window.start - time.perf_counter()))
-        before = await _snapshot(side, server_pid, metrics_url)
-        await asyncio.sleep(max(0.0, window.end - time.perf_counter()))
-        after = await _snapshot(side, server_pid, metrics_url)
-        await asyncio.gather(*workers)
+        try:
+            await asyncio.sleep(max(0.0, window.start - time.perf_counter()))
+            before = await _snapshot(side, server_pid, metrics_url)
+            await asyncio.sleep(max(0.0, window.end - time.perf_counter()))
+            after = await _snapshot(side, server_pid, metrics_url)
+            await asyncio.gather(*workers)
+        finally:
+            for worker in workers:
+                worker.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
     measured = after["at"] - before["at"]
     result: dict[str, Any] = {
         "concurrency": concurrency,
@@ -142,7 +149,8 @@ async def run(
         "machine_busy_s": after["machine_busy_s"] - before["machine_busy_s"],
     }
     if server_pid is not None:
-        result["server_cpu_s"] = after["server_cpu_s"] - before["server_cpu_s"]
+        for key in ("server_cpu_s", "server_loop_cpu_s"):
+            result[key] = after[key] - before[key]
     if metrics_url is not None:
         result["metrics_before"] = before["metrics"]
         result["metrics_after"] = after["metrics"]

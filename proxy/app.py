@@ -9,7 +9,7 @@ from aiohttp import web
 from config import Settings
 from proxy import handlers
 from proxy.direct import ROUTE_PATTERN
-from proxy.keys import IMAGES, METRICS, SETTINGS, STORAGES
+from proxy.keys import IMAGES, METRICS, POOL, READER, READINESS, SETTINGS, STORAGES
 from proxy.metrics import Metrics
 from proxy.middleware import errors_to_json, observe
 from proxy.options import OutputFormat
@@ -22,6 +22,7 @@ from proxy.source_cache import SourceReader
 from proxy.sources import parse_storage_url
 from proxy.storage import open_storages
 from proxy.storage.base import StorageSettings
+from uploader.app import client_max_size, setup_uploader
 
 # aiohttp refuses longer request lines itself; this bounds what we parse.
 MAX_LINE_SIZE = 8190
@@ -69,8 +70,12 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
             cache_ttl=settings.source_cache_ttl,
             metrics=app[METRICS],
         )
+        root = parse_storage_url(settings.storage_url)
         app[STORAGES] = storages
+        app[POOL] = pool
+        app[READER] = reader
         app[IMAGES] = ImageService(settings, reader, pool, pipeline_config(settings), app[METRICS])
+        app[READINESS].append(lambda: storages[root.scheme].check(root))
         try:
             yield
         finally:
@@ -78,13 +83,21 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(middlewares=[observe, errors_to_json])
+    """The pixgate application for `settings.role`: the proxy, the uploader, or both."""
+    app = web.Application(
+        middlewares=[observe, errors_to_json],
+        client_max_size=client_max_size(settings.max_upload_bytes),
+    )
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
+    app[READINESS] = []
     app.cleanup_ctx.append(_services)
     app.router.add_get("/health", handlers.health)
     app.router.add_get("/ready", handlers.ready)
     app.router.add_get("/metrics", handlers.metrics)
-    app.router.add_get(f"/{{name:{ROUTE_PATTERN}}}", handlers.direct)
-    app.router.add_get("/{target:.+}", handlers.transform)
+    if settings.role in ("all", "uploader"):
+        setup_uploader(app)
+    if settings.role in ("all", "proxy"):
+        app.router.add_get(f"/{{name:{ROUTE_PATTERN}}}", handlers.direct)
+        app.router.add_get("/{target:.+}", handlers.transform)
     return app

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import logging
+import os
 import secrets
 import shutil
 import signal
@@ -13,15 +15,23 @@ import sys
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 from aiohttp import web
-from pixgate_signing import UrlBuilder
+from uploader.migrate import migrate
 
 from config import Settings, SettingsError, load_settings
 from config.settings import markdown_table
 from proxy.app import MAX_LINE_SIZE, create_app
 from proxy.logs import configure_logging
 from proxy.sources import parse_storage_url
+from uploader.lifecycle import (
+    LifecycleError,
+    apply_lifecycle,
+    lifecycle_configuration,
+    originals_target,
+)
 
 log = logging.getLogger("pixgate")
 
@@ -55,7 +65,31 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="development mode: throwaway key if none is set, sample image, example URLs",
     )
+    serve.add_argument(
+        "--role",
+        choices=["all", "proxy", "uploader"],
+        help="run the proxy, the uploader or both (default: PIXGATE_ROLE, else all)",
+    )
     serve.set_defaults(run=_serve)
+
+    upload = commands.add_parser("upload", help="upload an image through the API")
+    upload.add_argument("file", type=Path)
+    upload.add_argument("--title", default="")
+    upload.add_argument("--description", default="")
+    upload.add_argument("--base", help="pixgate's URL (default: the bind address)")
+    upload.add_argument("--api-key", help="bearer key (default: PIXGATE_UPLOAD_KEY)")
+    upload.set_defaults(run=_upload)
+
+    migrate_command = commands.add_parser("migrate", help="apply pending schema migrations")
+    migrate_command.set_defaults(run=_migrate)
+
+    storage = commands.add_parser("storage", help="storage administration")
+    storage_commands = storage.add_subparsers(required=True, metavar="ACTION")
+    lifecycle = storage_commands.add_parser(
+        "lifecycle", help="show (or --apply) the S3 lifecycle rule for originals"
+    )
+    lifecycle.add_argument("--apply", action="store_true", help="put the rule on the bucket")
+    lifecycle.set_defaults(run=_lifecycle)
 
     sign = commands.add_parser("sign", help="print a signed URL for a source")
     sign.add_argument("source", help="storage key, local:///path or s3://bucket/key")
@@ -77,20 +111,10 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def url_builder(settings: Settings, base_url: str | None = None) -> UrlBuilder:
-    signing_pair = settings.key_pairs[0]
-    return UrlBuilder(
-        base_url or settings.base_url,
-        signing_pair.key,
-        signing_pair.salt,
-        signature_size=settings.signature_size,
-    )
-
-
 def _sign(args: argparse.Namespace) -> int:
     settings = load_settings()
     try:
-        url = url_builder(settings, args.base).url(
+        url = settings.url_builder(args.base).url(
             args.source,
             width=args.width,
             height=args.height,
@@ -106,6 +130,66 @@ def _sign(args: argparse.Namespace) -> int:
     return 0
 
 
+def _upload(args: argparse.Namespace) -> int:
+    # Only the address is needed here: dev=True lets this run without a signing key.
+    settings = load_settings(dev=True)
+    api_key = args.api_key or os.environ.get("PIXGATE_UPLOAD_KEY")
+    try:
+        data = args.file.read_bytes()
+        status, body = asyncio.run(
+            upload_file(
+                args.base or settings.base_url,
+                data,
+                args.file.name,
+                args.title,
+                args.description,
+                api_key,
+            )
+        )
+    except (OSError, aiohttp.ClientError) as error:
+        print(f"pixgate upload: {error}", file=sys.stderr)
+        return 1
+    print(json.dumps(body, indent=2))
+    return 0 if status < 400 else 1
+
+
+async def upload_file(
+    base_url: str, data: bytes, filename: str, title: str, description: str, api_key: str | None
+) -> tuple[int, Any]:
+    form = aiohttp.FormData()
+    form.add_field("image", data, filename=filename)
+    form.add_field("title", title)
+    form.add_field("description", description)
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{base_url.rstrip('/')}/api/v1/images", data=form, headers=headers) as reply,
+    ):
+        return reply.status, await reply.json(content_type=None)
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    settings = load_settings(dev=True)
+    applied = asyncio.run(migrate(settings.database_url))
+    print(f"applied: {', '.join(applied)}" if applied else "schema is up to date")
+    return 0
+
+
+def _lifecycle(args: argparse.Namespace) -> int:
+    settings = load_settings(dev=True)
+    try:
+        bucket, prefix = originals_target(settings)
+        if not args.apply:
+            print(f"would set on s3://{bucket} (run with --apply):")
+            print(json.dumps(lifecycle_configuration(prefix), indent=2))
+            return 0
+        print(json.dumps(asyncio.run(apply_lifecycle(settings)), indent=2, default=str))
+    except LifecycleError as error:
+        print(f"pixgate storage lifecycle: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _keygen(args: argparse.Namespace) -> int:
     print(f"PIXGATE_KEY={secrets.token_hex(32)}")
     print(f"PIXGATE_SALT={secrets.token_hex(16)}")
@@ -118,7 +202,10 @@ def _settings(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    settings = load_settings(dev=args.dev)
+    env = dict(os.environ)
+    if args.role:
+        env["PIXGATE_ROLE"] = args.role
+    settings = load_settings(env, dev=args.dev)
     configure_logging(settings.log_level)
     if settings.generated_key:
         for line in (
@@ -146,7 +233,7 @@ def _seed_sample(settings: Settings) -> None:
 
 
 def example_urls(settings: Settings) -> dict[str, str]:
-    builder = url_builder(settings)
+    builder = settings.url_builder()
     return {
         "original, negotiated format": builder.url(SAMPLE_KEY),
         "800px wide WebP": builder.url(SAMPLE_KEY, width=800, format="webp", quality=80),

@@ -21,10 +21,11 @@ from pixgate_signing.direct import QUERY_PARAMETERS, SIGNATURE_PARAMETER
 from proxy.errors import BadRequest, Forbidden
 from proxy.option_parsers import parse_options
 from proxy.options import FORMAT_EXTENSIONS, Options
+from uploader.ids import IMAGE_ID_REGEX
 
-DIRECT_PATH = re.compile(r"/(img_[A-Za-z0-9]{1,64})(?:_([smlt]))?(?:\.([A-Za-z0-9]{1,8}))?")
+DIRECT_PATH = re.compile(rf"/({IMAGE_ID_REGEX})(?:_([smlt]))?(?:\.([A-Za-z0-9]{{1,8}}))?")
 # What aiohttp's router matches before handing the request to `parse_direct`.
-ROUTE_PATTERN = r"img_[A-Za-z0-9]{1,64}(?:_[smlt])?(?:\.[A-Za-z0-9]{1,8})?"
+ROUTE_PATTERN = rf"{IMAGE_ID_REGEX}(?:_[smlt])?(?:\.[A-Za-z0-9]{{1,8}})?"
 
 # Option segments of each fixed size; the box edges match pixgate_signing.DIRECT_SIZES.
 SIZE_SEGMENTS: Mapping[str, tuple[str, ...]] = {

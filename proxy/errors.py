@@ -60,9 +60,11 @@ class UpstreamError(PixgateError):
     code = "storage_error"
 
 
-class Overloaded(PixgateError):
+class Unavailable(PixgateError):
+    """A dependency is down for now; clients should retry after a while."""
+
     status = 503
-    code = "overloaded"
+    code = "unavailable"
 
     def __init__(self, message: str, *, retry_after: int = 1, code: str | None = None) -> None:
         super().__init__(message, code=code)
@@ -70,6 +72,10 @@ class Overloaded(PixgateError):
 
     def headers(self) -> dict[str, str]:
         return {"Retry-After": str(self.retry_after)}
+
+
+class Overloaded(Unavailable):
+    code = "overloaded"
 
 
 class UpstreamTimeout(PixgateError):

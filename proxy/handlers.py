@@ -6,11 +6,10 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from proxy.errors import NotReady, PixgateError
-from proxy.keys import IMAGES, METRICS, SETTINGS, STORAGES
+from proxy.keys import IMAGES, METRICS, READINESS
 from proxy.middleware import CACHE_OUTCOME
 from proxy.responses import error_response, image_response, not_modified_response
 from proxy.service import NotModified, Variant
-from proxy.sources import parse_storage_url
 
 
 async def transform(request: web.Request) -> web.StreamResponse:
@@ -42,13 +41,13 @@ async def health(request: web.Request) -> web.StreamResponse:
 
 
 async def ready(request: web.Request) -> web.StreamResponse:
-    """Ready when the storage answers; a load balancer stops sending traffic otherwise."""
-    settings = request.app[SETTINGS]
-    root = parse_storage_url(settings.storage_url)
-    try:
-        await request.app[STORAGES][root.scheme].check(root)
-    except PixgateError as error:
-        return error_response(NotReady(f"storage not ready: {error.message}"))
+    """Ready when storage (and the database, with the uploader) answer; a load balancer
+    stops sending traffic otherwise."""
+    for check in request.app[READINESS]:
+        try:
+            await check()
+        except PixgateError as error:
+            return error_response(NotReady(f"not ready: {error.message}"))
     return web.json_response({"status": "ready"}, headers={"Cache-Control": "no-store"})
 
 

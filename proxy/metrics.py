@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+_SIZE_BUCKETS = tuple(float(2**n) for n in range(10, 26))  # 1 KiB .. 32 MiB
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
@@ -19,6 +20,10 @@ class Metrics:
     source_cache: Counter = field(init=False)
     in_flight: Gauge = field(init=False)
     queued: Gauge = field(init=False)
+    uploads: Counter = field(init=False)
+    upload_seconds: Histogram = field(init=False)
+    upload_bytes: Histogram = field(init=False)
+    deletes: Counter = field(init=False)
 
     def __post_init__(self) -> None:
         r = self.registry
@@ -59,3 +64,22 @@ class Metrics:
         self.queued = Gauge(
             "pixgate_transforms_queued", "Transforms waiting for a slot", registry=r
         )
+        self.uploads = Counter(
+            "pixgate_uploads",
+            "Uploads by outcome (accepted, duplicate, rejected, failed) and reason",
+            ["outcome", "reason"],
+            registry=r,
+        )
+        self.upload_seconds = Histogram(
+            "pixgate_upload_duration_seconds",
+            "Upload time, body read to row written",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.upload_bytes = Histogram(
+            "pixgate_upload_size_bytes",
+            "Size of accepted uploads",
+            buckets=_SIZE_BUCKETS,
+            registry=r,
+        )
+        self.deletes = Counter("pixgate_deletes", "Deletes by outcome", ["outcome"], registry=r)

@@ -52,6 +52,11 @@ class SourceReader:
     def cached(self, location: SourceLocation) -> SourceBlob | None:
         return None if self._cache is None else self._cache.get(location.url)
 
+    def forget(self, location: SourceLocation) -> None:
+        """Drop a cached original (it was deleted), so this process stops serving it."""
+        if self._cache is not None:
+            self._cache.pop(location.url, None)
+
     async def version(self, location: SourceLocation) -> str:
         """The current version of an original, from the cache or a cheap stat."""
         blob = self.cached(location)

@@ -1,3 +1,3 @@
 """Shared pytest setup: fixtures from plugin modules under tests/."""
 
-pytest_plugins = ["tests.s3server"]
+pytest_plugins = ["tests.s3server", "tests.pgserver"]

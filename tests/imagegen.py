@@ -12,7 +12,8 @@ Also builds the demo photo shipped in `proxy/assets/sample.jpg`:
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
+import zlib
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -246,6 +247,70 @@ def text_named_as_image() -> bytes:
 
 
 ZERO_BYTES = b""
+
+
+# --- uploads: arbitrary EXIF tags, HEIC, header bombs ---------------------------------------
+
+
+def with_exif_fields(image: Any, fields: Mapping[str, str]) -> Any:
+    """A copy of `image` carrying libvips EXIF fields (``exif-ifd3-GPSLatitude``:
+    ``"48/1 51/1 2400/100"``, ...); libvips writes them into the EXIF block on save."""
+    tagged = image.copy()
+    for name, value in fields.items():
+        tagged.set_type(pyvips.GValue.gstr_type, name, value)
+    return tagged
+
+
+def tagged_jpeg(width: int, height: int, fields: Mapping[str, str]) -> bytes:
+    """Quadrants as a JPEG with the given EXIF fields (lens, focal length, GPS, ...)."""
+    return jpeg(with_exif_fields(quadrants(width, height), fields))
+
+
+def _box(kind: bytes, payload: bytes) -> bytes:
+    return (8 + len(payload)).to_bytes(4, "big") + kind + payload
+
+
+def _full_box(kind: bytes, payload: bytes, version: int = 0) -> bytes:
+    return _box(kind, bytes([version, 0, 0, 0]) + payload)
+
+
+def hevc_heic(width: int, height: int, stream: bytes = b"\x00" * 64) -> bytes:
+    """A HEIC as phones write it, as far as the header goes: one HEVC (`hvc1`) item of
+    `width`x`height` with a well-formed `hvcC`, but `stream` in place of a real HEVC
+    bitstream. A libvips without an HEVC decoder refuses it the way it refuses a real one."""
+    # Main profile, level 3, 4:2:0 8-bit, 4-byte NAL lengths, no parameter-set arrays.
+    hvcc = bytes.fromhex("01 01 60000000 900000000000 5a f000 fc fd f8 f8 0000 0f 00")
+    ispe = _full_box(b"ispe", width.to_bytes(4, "big") + height.to_bytes(4, "big"))
+    iprp = _box(
+        b"iprp",
+        _box(b"ipco", _box(b"hvcC", hvcc) + ispe)
+        # item 1: property 1 (hvcC, essential) and property 2 (ispe)
+        + _full_box(b"ipma", (1).to_bytes(4, "big") + b"\x00\x01\x02\x81\x02"),
+    )
+    infe = _full_box(b"infe", b"\x00\x01\x00\x00hvc1\x00", version=2)
+    iinf = _full_box(b"iinf", b"\x00\x01" + infe)
+
+    def meta(offset: int) -> bytes:
+        # iloc v0: 4-byte offsets and lengths, one item with one extent.
+        extent = offset.to_bytes(4, "big") + len(stream).to_bytes(4, "big")
+        iloc = _full_box(b"iloc", b"\x44\x00\x00\x01\x00\x01\x00\x00\x00\x01" + extent)
+        hdlr = _full_box(b"hdlr", b"\x00" * 4 + b"pict" + b"\x00" * 13)
+        pitm = _full_box(b"pitm", b"\x00\x01")
+        return _full_box(b"meta", hdlr + pitm + iloc + iinf + iprp)
+
+    ftyp = _box(b"ftyp", b"heic" + b"\x00" * 4 + b"mif1heic")
+    offset = len(ftyp) + len(meta(0)) + 8  # the stream starts after the mdat box header
+    return ftyp + meta(offset) + _box(b"mdat", stream)
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A tiny PNG whose header says `width`x`height`: a decompression bomb as a header
+    reader sees it (the pixel data is that of a 1x1 image)."""
+    small = png(solid(1, 1, RED))
+    ihdr_data = width.to_bytes(4, "big") + height.to_bytes(4, "big") + small[24:29]
+    ihdr = b"IHDR" + ihdr_data
+    chunk = len(ihdr_data).to_bytes(4, "big") + ihdr + zlib.crc32(ihdr).to_bytes(4, "big")
+    return small[:8] + chunk + small[33:]
 
 
 # --- the demo photo --------------------------------------------------------------------------

@@ -50,8 +50,15 @@ def storage_dir(tmp_path: Path, original_bytes: dict[str, bytes]) -> Path:
 
 
 def make_settings(storage_url: str, **env: str) -> Settings:
+    """Proxy-only settings: the uploader (and its database) has tests of its own."""
     return load_settings(
-        {"PIXGATE_KEY": KEY, "PIXGATE_SALT": SALT, "PIXGATE_STORAGE_URL": storage_url, **env}
+        {
+            "PIXGATE_KEY": KEY,
+            "PIXGATE_SALT": SALT,
+            "PIXGATE_STORAGE_URL": storage_url,
+            "PIXGATE_ROLE": "proxy",
+            **env,
+        }
     )
 
 

@@ -93,6 +93,7 @@ def test_serve_dev_prints_working_urls(tmp_path: Path) -> None:
     env.update(
         PIXGATE_BIND=f"127.0.0.1:{port}",
         PIXGATE_STORAGE_URL=f"file://{tmp_path}/storage",
+        PIXGATE_DATABASE_URL=f"sqlite:///{tmp_path}/pixgate.db",
         PYTHONUNBUFFERED="1",
     )
     command = [sys.executable, "-c", "from proxy.cli import main; raise SystemExit(main())"]

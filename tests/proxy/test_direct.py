@@ -13,7 +13,7 @@ from pixgate_signing import UrlBuilder
 from tests import imagegen
 
 Client = TestClient[Any, Any]
-IMAGE_ID = "img_Direct0Test1Image2"
+IMAGE_ID = "img_Direct0Test1Image2ab"
 
 
 @pytest.fixture
@@ -100,7 +100,7 @@ async def test_both_grammars_render_the_same_pixels(
         pytest.param("/{id}.jpg?w=1&w=2", (400, "invalid_option"), id="duplicate-param"),
         pytest.param("/{id}_s.jpg?w=800", (400, "invalid_path"), id="size-with-query"),
         pytest.param("/{id}.bmp", (400, "invalid_option"), id="unknown-ext"),
-        pytest.param("/img_Missing0Image.jpg", (404, "not_found"), id="unknown-image"),
+        pytest.param("/img_Missing0Image0000000.jpg", (404, "not_found"), id="unknown-image"),
     ],
 )
 async def test_direct_errors(

@@ -1,0 +1,278 @@
+"""A throwaway PostgreSQL cluster, as a process helper and as pytest fixtures.
+
+Importing this module starts nothing. Code outside pytest uses the context manager::
+
+    with run_postgres() as server:
+        asyncio.run(migrate(server.url))
+
+It runs the server binaries of the machine (``apt-get install postgresql``) from a fresh data
+directory in a temporary folder, on a free loopback port, with durability off for speed, and
+removes everything on exit. As root, initdb and the server run as the ``postgres`` OS user
+(PostgreSQL refuses to run as root).
+
+pytest loads the fixtures with ``pytest_plugins = ["tests.pgserver"]``: `pg_server`
+(session: one cluster, started on first use), `pg_url` (function: a fresh database,
+dropped after the test) and `repository_url` (function, parametrized ``sqlite`` and
+``postgresql``: an empty database of each kind, for tests that must hold on both).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import re
+import shutil
+import signal
+import stat
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from tests.s3server import HOST, free_port
+
+SUPERUSER = "postgres"
+SERVER_OS_USER = "postgres"
+INSTALL_HINT = (
+    "install the PostgreSQL server binaries (initdb, postgres): "
+    "`apt-get install postgresql` on Debian/Ubuntu (`make test` does it when run as root), "
+    "or put a PostgreSQL bin directory on PATH"
+)
+# Speed over durability: the cluster lives for one test session.
+_SERVER_SETTINGS = {"fsync": "off", "full_page_writes": "off", "synchronous_commit": "off"}
+
+
+class PostgresNotInstalled(RuntimeError):
+    """No PostgreSQL server binaries on this machine."""
+
+
+@dataclass(frozen=True, slots=True)
+class PostgresServer:
+    """A running cluster: `url` reaches the ``postgres`` database as the superuser."""
+
+    url: str
+    pid: int
+    port: int
+
+    def database_url(self, name: str) -> str:
+        return f"postgresql://{SUPERUSER}@{HOST}:{self.port}/{name}"
+
+
+@contextlib.contextmanager
+def run_postgres(startup_timeout: float = 30.0) -> Iterator[PostgresServer]:
+    """Create a cluster in a temporary folder and start it; stop it and remove it on exit."""
+    bindir = find_bindir()
+    with _cluster_folder() as folder, tempfile.TemporaryFile() as server_log:
+        _run_initdb(bindir, folder, server_log)
+        process, port = _start(bindir, folder, server_log, startup_timeout)
+        try:
+            yield PostgresServer(
+                url=f"postgresql://{SUPERUSER}@{HOST}:{port}/postgres", pid=process.pid, port=port
+            )
+        finally:
+            _stop(process)
+
+
+def find_bindir() -> Path:
+    """Where initdb and postgres are: ``pg_config --bindir``, else the newest
+    ``/usr/lib/postgresql/*/bin``, else PATH. PostgresNotInstalled if none has both."""
+    candidates: list[Path] = []
+    pg_config = shutil.which("pg_config")
+    if pg_config:
+        # libpq-dev ships a pg_config that names the server's bindir without the server.
+        result = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True)
+        if result.returncode == 0 and result.stdout.strip():
+            candidates.append(Path(result.stdout.strip()))
+    candidates += sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=_version_key, reverse=True)
+    on_path = shutil.which("initdb")
+    if on_path:
+        candidates.append(Path(on_path).resolve().parent)
+    for bindir in candidates:
+        if all(os.access(bindir / tool, os.X_OK) for tool in ("initdb", "postgres")):
+            return bindir
+    raise PostgresNotInstalled(f"no PostgreSQL server found; {INSTALL_HINT}")
+
+
+def create_database(server_url: str, name: str) -> None:
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def drop_database(server_url: str, name: str) -> None:
+    """Drop `name`, disconnecting whatever a test left connected to it."""
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresServer]:
+    with run_postgres() as server:
+        yield server
+
+
+@pytest.fixture
+def pg_url(pg_server: PostgresServer) -> Iterator[str]:
+    """The URL of a fresh, empty database, dropped after the test."""
+    name = f"test_{uuid.uuid4().hex}"
+    create_database(pg_server.url, name)
+    yield pg_server.database_url(name)
+    drop_database(pg_server.url, name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def repository_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database: a SQLite file under tmp_path, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return "sqlite" + (tmp_path / "images.db").as_uri().removeprefix("file")
+    url: str = request.getfixturevalue("pg_url")
+    return url
+
+
+def _version_key(bindir: Path) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", bindir.parent.name)) or (0,)
+
+
+def _server_account() -> pwd.struct_passwd | None:
+    """The OS account to run the server as: ``postgres`` when we are root, else ourselves."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        return pwd.getpwnam(SERVER_OS_USER)
+    except KeyError:
+        raise PostgresNotInstalled(
+            f"running as root needs a {SERVER_OS_USER!r} OS user to run the server; "
+            f"{INSTALL_HINT} (it creates the user)"
+        ) from None
+
+
+@contextlib.contextmanager
+def _cluster_folder() -> Iterator[Path]:
+    folder = Path(tempfile.mkdtemp(prefix="pixgate-pg-"))
+    try:
+        account = _server_account()
+        if account is not None:
+            _require_reachable_by_others(folder)
+            os.chown(folder, account.pw_uid, account.pw_gid)
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _require_reachable_by_others(folder: Path) -> None:
+    for parent in folder.parents:
+        if not parent.stat().st_mode & stat.S_IXOTH:
+            raise RuntimeError(
+                f"the {SERVER_OS_USER!r} user cannot reach {folder} ({parent} is closed to "
+                "other users); set TMPDIR to a folder it can reach, such as /tmp"
+            )
+
+
+def _as_server_account() -> dict[str, Any]:
+    """Popen arguments that drop root to the server's account (what setpriv would do)."""
+    account = _server_account()
+    if account is None:
+        return {}
+    return {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []}
+
+
+def _server_env() -> dict[str, str]:
+    # Nothing from the caller's PG* variables; a fixed locale and time zone for the cluster.
+    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C", "TZ": "UTC"}
+
+
+def _run_initdb(bindir: Path, folder: Path, server_log: IO[bytes]) -> None:
+    command = [
+        str(bindir / "initdb"),
+        *("-D", str(folder / "data")),
+        *("-U", SUPERUSER),
+        *("-A", "trust"),
+        *("-E", "UTF8"),
+        "--locale=C",
+        "--no-sync",
+    ]
+    result = subprocess.run(
+        command,
+        cwd=folder,
+        env=_server_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=server_log,
+        stderr=subprocess.STDOUT,
+        **_as_server_account(),
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"initdb failed; its output:\n{_tail(server_log)}")
+
+
+def _start(
+    bindir: Path, folder: Path, server_log: IO[bytes], startup_timeout: float
+) -> tuple[subprocess.Popen[bytes], int]:
+    # The port is free when asked but may be taken before the server binds it: try another.
+    for _ in range(3):
+        port = free_port()
+        settings = [f"--{name}={value}" for name, value in _SERVER_SETTINGS.items()]
+        process = subprocess.Popen(
+            [
+                str(bindir / "postgres"),
+                *("-D", str(folder / "data")),
+                *("-h", HOST),
+                *("-p", str(port)),
+                *("-k", str(folder)),  # the unix socket stays inside the folder
+                *settings,
+            ],
+            cwd=folder,
+            env=_server_env(),
+            stdin=subprocess.DEVNULL,
+            stdout=server_log,
+            stderr=subprocess.STDOUT,
+            **_as_server_account(),
+        )
+        try:
+            if _wait_until_accepting(process, port, startup_timeout):
+                return process, port
+        except BaseException:
+            _stop(process)
+            raise
+    raise RuntimeError(f"PostgreSQL did not start; its last output:\n{_tail(server_log)}")
+
+
+def _wait_until_accepting(process: subprocess.Popen[bytes], port: int, timeout: float) -> bool:
+    """True once the server accepts a connection; False if it exited (port taken) first."""
+    url = f"postgresql://{SUPERUSER}@{HOST}:{port}/postgres"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            return False
+        try:
+            with psycopg.connect(url, connect_timeout=2):
+                return True
+        except psycopg.OperationalError:
+            time.sleep(0.05)
+    _stop(process)
+    raise RuntimeError(f"PostgreSQL did not accept connections within {timeout:g}s")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """Fast shutdown (SIGINT to the postmaster, as ``pg_ctl stop -m fast`` sends), then kill."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _tail(server_log: IO[bytes]) -> str:
+    server_log.seek(0)
+    return server_log.read()[-3000:].decode(errors="replace")

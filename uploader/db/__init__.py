@@ -1,0 +1,91 @@
+"""What every metadata backend shares: the errors it raises, the checks it makes on a record
+before writing it, and the shape of a migration.
+
+The backends (`uploader.db.postgres`, `uploader.db.sqlite`) import from here, and
+`uploader.repository` re-exports the errors, so neither imports the other.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from uploader.models import ImageRecord
+
+__all__ = [
+    "DuplicateImage",
+    "Migration",
+    "RepositoryError",
+    "RepositoryUnavailable",
+    "exif_to_json",
+    "require_aware",
+    "require_limit",
+    "validate_record",
+]
+
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+# An escaped NUL in JSON text: \u0000 after an even number of backslashes.
+_JSON_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+
+
+class RepositoryError(Exception):
+    """The metadata store failed or refused a write. Messages never contain a URL or password."""
+
+
+class RepositoryUnavailable(RepositoryError):
+    """The store cannot be reached, is locked or too slow, or has no schema yet (HTTP 503)."""
+
+
+class DuplicateImage(RepositoryError):
+    """The owner already has a live image with these bytes; `existing` is that image."""
+
+    def __init__(self, existing: ImageRecord) -> None:
+        super().__init__(f"duplicate of image {existing.image_id}")
+        self.existing = existing
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """One versioned schema change: `version` is the file's stem (``0001_create_images``)."""
+
+    version: str
+    sql: str
+
+
+def validate_record(record: ImageRecord) -> None:
+    """Raise ValueError for what the two stores would treat differently or dedup wrongly."""
+    if record.owner == "":
+        # The dedup index folds NULL into '', so '' would share the anonymous owner's images.
+        raise ValueError("owner must be None or a non-empty string")
+    if not _SHA256_HEX.fullmatch(record.sha256):
+        raise ValueError("sha256 must be 64 lowercase hex digits")
+    for name in ("image_id", "owner", "title", "description", "format", "storage_key"):
+        value = getattr(record, name)
+        if value is not None and "\x00" in value:
+            raise ValueError(f"{name} contains a NUL character")  # PostgreSQL text cannot
+
+
+def exif_to_json(exif: dict[str, Any]) -> str:
+    """Compact JSON text of `exif`; ValueError if it holds what jsonb cannot store."""
+    try:
+        text = json.dumps(exif, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"exif is not JSON-serialisable: {exc}") from None
+    if _JSON_NUL.search(text):
+        raise ValueError("exif contains a NUL character (strip it when decoding EXIF)")
+    return text
+
+
+def require_aware(at: datetime) -> datetime:
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise ValueError("timestamps must be timezone-aware")
+    return at
+
+
+def require_limit(limit: int) -> int:
+    if limit < 0:
+        raise ValueError("limit must not be negative")
+    return limit

@@ -1,0 +1,162 @@
+"""Check an upload before it is stored: what it really is, that it decodes, and its EXIF.
+
+The content decides, never the file name or the declared type. `proxy.probe` names the format
+and checks the pixel budget from the header; then one pass decodes every pixel the proxy will
+ever render (at reduced size where the format allows: JPEG and WebP shrink on load) so a
+truncated or corrupt file is refused now rather than failing on each later request.
+Blocking: the upload service runs `inspect_upload` in its executor.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyvips
+
+from proxy.errors import Unprocessable, UnsupportedMedia
+from proxy.probe import SourceFormat, SourceInfo, probe, sniff
+from uploader.exif import decode_exif
+
+logger = logging.getLogger("pixgate.uploader.inspect")
+
+# Format name -> Content-Type of the formats an upload may be.
+CONTENT_TYPES: dict[str, str] = {
+    SourceFormat.JPEG.value: "image/jpeg",
+    SourceFormat.PNG.value: "image/png",
+    SourceFormat.GIF.value: "image/gif",
+    SourceFormat.WEBP.value: "image/webp",
+    SourceFormat.AVIF.value: "image/avif",
+    SourceFormat.HEIF.value: "image/heic",
+}
+ACCEPTED_FORMATS = frozenset(SourceFormat(name) for name in CONTENT_TYPES)
+_ACCEPTED_HINT = "upload a JPEG, PNG, GIF, WebP, AVIF or HEIC image"
+
+# Size of the decode pass: small, so little is resized, but every input pixel is read.
+_CHECK_SIZE = 64
+
+# libheif's words when the codec (HEVC in the pyvips-binary wheels) is not built in.
+_NO_DECODER = ("not been built in", "no decoding plugin", "unsupported codec")
+_HEIF_NAMES = {SourceFormat.HEIF: "HEIC (HEVC)", SourceFormat.AVIF: "AVIF"}
+
+
+@dataclass(frozen=True, slots=True)
+class Inspected:
+    """What an accepted upload is. `width`/`height` are as displayed, after the EXIF
+    orientation, and those of one frame; `pages` counts animation frames (1 for a still)."""
+
+    format: str  # jpeg, png, gif, webp, avif, heif
+    width: int
+    height: int
+    pages: int = 1
+    exif: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def content_type(self) -> str:
+        return CONTENT_TYPES[self.format]
+
+
+def inspect_upload(
+    data: bytes, *, max_pixels: int, keep_gps: bool, max_frames: int | None = None
+) -> Inspected:
+    """Identify, validate and describe an upload.
+
+    Raises UnsupportedMedia (415) for anything but JPEG, PNG, GIF, WebP, AVIF and HEIC (and
+    for HEIC when this libvips has no HEVC decoder); Unprocessable (422) for empty,
+    unreadable, truncated or corrupt data and for more pixels than `max_pixels`, counted as
+    `proxy.probe.probe` does with `max_frames` (pass the proxy's frame limit, so what is
+    accepted here can be rendered there).
+    """
+    if sniff(data) is SourceFormat.TIFF:  # refused before any TIFF parser sees it
+        raise UnsupportedMedia(f"TIFF images are not accepted: {_ACCEPTED_HINT}")
+    try:
+        info = probe(data, max_pixels=max_pixels, max_frames=max_frames)
+    except UnsupportedMedia as error:
+        raise UnsupportedMedia(f"{error.message}: {_ACCEPTED_HINT}") from error
+    if info.format not in ACCEPTED_FORMATS:
+        raise UnsupportedMedia(f"{info.format.name} images are not accepted: {_ACCEPTED_HINT}")
+    if info.format is SourceFormat.GIF and gif_cut_short(data):
+        raise Unprocessable("the image is truncated", code="corrupt_image")
+
+    frames = info.pages if max_frames is None else max(1, min(info.pages, max_frames))
+    decoded = _decode_all(data, info, frames)
+    return Inspected(
+        format=info.format.value,
+        width=info.oriented_width,
+        height=info.oriented_height,
+        pages=info.pages,
+        exif=decode_exif(decoded, keep_gps=keep_gps),  # the loader's metadata flows through
+    )
+
+
+def _decode_all(data: bytes, info: SourceInfo, frames: int) -> Any:
+    """Decode every pixel of the first `frames` frames (refusing the upload if that fails);
+    return the decoded image, small for most formats."""
+    loader_options = "fail_on=truncated" + (f",n={frames}" if frames > 1 else "")
+    try:
+        if info.format in (SourceFormat.AVIF, SourceFormat.HEIF):
+            # thumbnail would decode the embedded preview instead when there is one.
+            image = pyvips.Image.new_from_buffer(data, loader_options)
+        else:
+            # thumbnail's own fail_on does not reach the loader; the option string does.
+            image = pyvips.Image.thumbnail_buffer(
+                data, _CHECK_SIZE, size="down", no_rotate=True, option_string=loader_options
+            )
+        image.avg()
+    except pyvips.Error as error:
+        detail = str(error)
+        logger.info("event=upload_undecodable format=%s detail=%r", info.format.value, detail)
+        if info.format in _HEIF_NAMES and any(words in detail.lower() for words in _NO_DECODER):
+            raise UnsupportedMedia(
+                f"{_HEIF_NAMES[info.format]} images cannot be decoded by this server: "
+                "upload a JPEG, PNG, GIF or WebP image"
+            ) from error
+        raise Unprocessable("the image is truncated or corrupt", code="corrupt_image") from error
+    return image
+
+
+def gif_cut_short(data: bytes) -> bool:
+    """Whether a GIF stops inside a block.
+
+    libvips' GIF loader decodes a cut animation as fewer frames, the last one partly blank,
+    without an error, so the block structure is walked here. Data ending cleanly between
+    blocks without the trailer is let through, as browsers do: no frame is damaged.
+    Anything else malformed is left to the decoder.
+    """
+    size = len(data)
+    position = 13  # header (6) and logical screen descriptor (7)
+    if size < position:
+        return True
+    position += _colour_table_size(data[10])
+    while position < size:
+        block = data[position]
+        if block == 0x3B:  # trailer
+            return False
+        if block == 0x21:  # extension: label, then sub-blocks
+            position = _skip_sub_blocks(data, position + 2)
+        elif block == 0x2C:  # image descriptor (10), local colour table, LZW code size (1)
+            if position + 10 > size:
+                return True
+            position += 10 + _colour_table_size(data[position + 9]) + 1
+            position = _skip_sub_blocks(data, position)
+        else:
+            return False
+        if position > size:
+            return True
+    return position > size
+
+
+def _colour_table_size(packed: int) -> int:
+    return 3 * 2 ** ((packed & 0x07) + 1) if packed & 0x80 else 0
+
+
+def _skip_sub_blocks(data: bytes, position: int) -> int:
+    """Position after the sub-blocks starting at `position`; past the end if cut short."""
+    size = len(data)
+    while position < size:
+        length = data[position]
+        position += 1 + length
+        if length == 0:
+            return position
+    return size + 1
