@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -15,7 +17,8 @@ import pytest
 import pyvips
 
 from proxy.cli import main
-from tests.s3server import free_port
+from tests import imagegen
+from tests.s3server import MotoServer, free_port, s3_client
 
 KEYS = {"PIXGATE_KEY": "736563726574", "PIXGATE_SALT": "68656C6C6F"}
 
@@ -120,6 +123,99 @@ def test_serve_dev_prints_working_urls(tmp_path: Path) -> None:
         _, stderr = server.communicate(timeout=30)
     assert "THROWAWAY signing key" in stderr
     assert server.returncode == 0
+
+
+def test_dev_server_upload_metadata_delete(tmp_path: Path) -> None:
+    """The README's first steps: `make run`, then upload with the CLI, view, delete."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIXGATE_")}
+    env.update(
+        PIXGATE_BIND=f"127.0.0.1:{port}",
+        PIXGATE_STORAGE_URL=f"file://{tmp_path}/storage",
+        PIXGATE_DATABASE_URL=f"sqlite:///{tmp_path}/pixgate.db",
+        PYTHONUNBUFFERED="1",
+    )
+    command = [sys.executable, "-c", "from proxy.cli import main; raise SystemExit(main())"]
+    server = subprocess.Popen(
+        [*command, "serve", "--dev"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _read_urls(server, deadline=time.monotonic() + 60)
+        photo = tmp_path / "photo.jpg"
+        photo.write_bytes(imagegen.camera_jpeg(800, 600))
+        uploaded = subprocess.run(
+            [*command, "upload", str(photo), "--title", "first"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        body = json.loads(uploaded.stdout)
+        assert body["metadata"]["width"] == 800
+        with urllib.request.urlopen(body["urls"]["small"], timeout=30) as response:
+            assert pyvips.Image.new_from_buffer(response.read(), "").width == 150
+        base = f"http://127.0.0.1:{port}/api/v1/images/{body['image_id']}"
+        with urllib.request.urlopen(base + "/metadata", timeout=30) as response:
+            assert json.loads(response.read())["exif"]["camera_model"] == "Synthetic One"
+        delete = urllib.request.Request(
+            base, method="DELETE", headers={"X-Delete-Token": body["delete_token"]}
+        )
+        with urllib.request.urlopen(delete, timeout=30) as response:
+            assert response.status == 204
+        with pytest.raises(urllib.error.HTTPError) as gone:
+            urllib.request.urlopen(body["urls"]["small"], timeout=30)
+        assert gone.value.code == 404
+        gone.value.close()
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.communicate(timeout=30)
+    assert (tmp_path / "pixgate.db").exists()
+
+
+def test_migrate_command(
+    tmp_path: Path, env: None, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PIXGATE_DATABASE_URL", f"sqlite:///{tmp_path}/m.db")
+    assert main(["migrate"]) == 0
+    assert "0001_create_images" in capsys.readouterr().out
+    assert main(["migrate"]) == 0
+    assert "up to date" in capsys.readouterr().out
+
+
+def test_storage_lifecycle(
+    env: None,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    s3_server: MotoServer,
+    s3_bucket: str,
+) -> None:
+    monkeypatch.setenv("PIXGATE_STORAGE_URL", f"s3://{s3_bucket}/media")
+    monkeypatch.setenv("PIXGATE_S3_ENDPOINT_URL", s3_server.endpoint_url)
+    assert main(["storage", "lifecycle"]) == 0
+    assert "would set" in capsys.readouterr().out
+    assert main(["storage", "lifecycle", "--apply"]) == 0
+    capsys.readouterr()
+    rules = s3_client(s3_server.endpoint_url).get_bucket_lifecycle_configuration(Bucket=s3_bucket)[
+        "Rules"
+    ]
+    assert rules[0]["Filter"]["Prefix"] == "media/originals/"
+    assert [(t["Days"], t["StorageClass"]) for t in rules[0]["Transitions"]] == [
+        (90, "STANDARD_IA"),
+        (365, "GLACIER_IR"),
+    ]
+
+
+def test_storage_lifecycle_needs_s3(
+    env: None, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PIXGATE_STORAGE_URL", f"file://{tmp_path}")
+    assert main(["storage", "lifecycle", "--apply"]) == 1
+    assert "S3 storage only" in capsys.readouterr().err
 
 
 def _read_urls(server: subprocess.Popen[str], deadline: float) -> list[str]:
