@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint typecheck unit bench clean pg
+.PHONY: install run test lint typecheck unit bench clean pg docs
 
 install: $(STAMP)
 
@@ -48,6 +48,9 @@ test: lint typecheck unit
 
 bench: install
 	$(BIN)/python -m loadtest.bench
+
+docs: install
+	$(BIN)/pixgate settings --update-readme README.md
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

@@ -19,10 +19,9 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from uploader.migrate import migrate
 
 from config import Settings, SettingsError, load_settings
-from config.settings import markdown_table
+from config.settings import markdown_table, with_current_table
 from proxy.app import MAX_LINE_SIZE, create_app
 from proxy.logs import configure_logging
 from proxy.sources import parse_storage_url
@@ -32,6 +31,7 @@ from uploader.lifecycle import (
     lifecycle_configuration,
     originals_target,
 )
+from uploader.migrate import migrate
 
 log = logging.getLogger("pixgate")
 
@@ -107,6 +107,9 @@ def _parser() -> argparse.ArgumentParser:
 
     settings = commands.add_parser("settings", help="document every PIXGATE_* variable")
     settings.add_argument("--markdown", action="store_true", help="as the README's table")
+    settings.add_argument(
+        "--update-readme", type=Path, metavar="README", help="rewrite the table in README"
+    )
     settings.set_defaults(run=_settings)
     return parser
 
@@ -197,6 +200,10 @@ def _keygen(args: argparse.Namespace) -> int:
 
 
 def _settings(args: argparse.Namespace) -> int:
+    if args.update_readme:
+        readme: Path = args.update_readme
+        readme.write_text(with_current_table(readme.read_text()))
+        return 0
     print(markdown_table())
     return 0
 

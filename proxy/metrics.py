@@ -20,6 +20,7 @@ class Metrics:
     source_cache: Counter = field(init=False)
     in_flight: Gauge = field(init=False)
     queued: Gauge = field(init=False)
+    queue_seconds: Histogram = field(init=False)
     uploads: Counter = field(init=False)
     upload_seconds: Histogram = field(init=False)
     upload_bytes: Histogram = field(init=False)
@@ -63,6 +64,12 @@ class Metrics:
         self.in_flight = Gauge("pixgate_transforms_in_flight", "Transforms running now", registry=r)
         self.queued = Gauge(
             "pixgate_transforms_queued", "Transforms waiting for a slot", registry=r
+        )
+        self.queue_seconds = Histogram(
+            "pixgate_transform_queue_seconds",
+            "Time a transform waited for a pool slot",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
         )
         self.uploads = Counter(
             "pixgate_uploads",

@@ -51,8 +51,9 @@ class Limits:
 
 
 # Measured on 4000x3000 JPEGs -> 800 px WebP/AVIF (a smooth and a grainy one, 2 cores):
-# WebP effort 4 is libwebp's balanced method; AVIF effort 3 (aom cpu-used 6) keeps AVIF
-# within about 2x the time of WebP, while effort 4+ costs 3-5x more for ~10% fewer bytes.
+# WebP effort 4 is libwebp's balanced method. AVIF effort 2 keeps an 800px AVIF within
+# about 1.4x WebP's CPU per image under load (effort 3: 2.5x; 4+: 3-5x for ~10% fewer
+# bytes), measured by `make bench`.
 # AVIF 55 matches or beats the PSNR of JPEG 80 with a margin for AV1's texture smoothing.
 _DEFAULT_QUALITY: tuple[tuple[OutputFormat, int], ...] = (
     (OutputFormat.JPEG, 80),
@@ -70,7 +71,7 @@ class EncoderDefaults:
 
     quality: tuple[tuple[OutputFormat, int], ...] = _DEFAULT_QUALITY
     webp_effort: int = 4
-    avif_effort: int = 3
+    avif_effort: int = 2
 
     def quality_for(self, output_format: OutputFormat) -> int:
         """Default quality of a lossy format (built-in when unset or 0); 0 for PNG and GIF."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
@@ -30,11 +31,13 @@ class TransformPool:
             raise Overloaded("too many transforms waiting; retry shortly", retry_after=1)
         self._waiting += 1
         self._metrics.queued.inc()
+        waited_from = time.perf_counter()
         try:
             await self._slots.acquire()
         finally:
             self._waiting -= 1
             self._metrics.queued.dec()
+        self._metrics.queue_seconds.observe(time.perf_counter() - waited_from)
         self._metrics.in_flight.inc()
         try:
             loop = asyncio.get_running_loop()
