@@ -18,20 +18,18 @@ Every process started here is stopped by its PID on exit, Ctrl-C or failure.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import math
 import os
 import platform
 import secrets
 import signal
-import subprocess
 import sys
 import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -41,12 +39,12 @@ import pyvips
 from pixgate_signing import UrlBuilder
 
 from config.settings import VARIABLES
+from loadtest.processes import REPO, Server, run_child, run_pixgate
 from loadtest.procfs import peak_rss_bytes
 from loadtest.stats import Summary, summarize
 from tests.imagegen import jpeg, landscape
-from tests.s3server import HOST, aws_test_env, create_bucket, free_port, run_moto_server, s3_client
+from tests.s3server import aws_test_env, create_bucket, run_moto_server, s3_client
 
-REPO = Path(__file__).resolve().parent.parent
 DEFAULT_OUTPUT = REPO / "var" / "bench" / "results.json"
 BUCKET = "pixgate-bench"
 SOURCE_KEY = "bench/source.jpg"
@@ -58,7 +56,6 @@ WEBP_QUALITY = 80
 SOURCE_CACHE_TTL_S = 3600
 # URLs per workload, taken in turn; far more than can be in flight at once.
 DISTINCT_URLS = 4000
-STARTUP_TIMEOUT_S = 60.0
 # Background load (in cores) above which the report warns that the machine was busy.
 BUSY_MACHINE_CORES = 0.25
 CHILD_SLACK_S = 90.0
@@ -238,105 +235,19 @@ def metric_deltas(before: dict[str, float], after: dict[str, float]) -> dict[str
 # --- processes -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Server:
-    pid: int
-    base_url: str
-    log_path: Path
-
-
-def _stop(process: subprocess.Popen[bytes], grace_s: float = 10.0) -> None:
-    """Stop one child we started, by its PID: SIGTERM, then SIGKILL after `grace_s`."""
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=grace_s)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def run_child(args: Sequence[str], timeout_s: float, env: dict[str, str] | None = None) -> Any:
-    """Run `python -m ...` to completion and return the JSON it prints."""
-    process = subprocess.Popen(
-        [sys.executable, *args],
-        cwd=REPO,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,  # Ctrl-C reaches only us; we stop the child by PID.
-    )
-    try:
-        stdout, stderr = process.communicate(timeout=timeout_s)
-    finally:
-        _stop(process, grace_s=2.0)
-    if process.returncode != 0:
-        tail = stderr.decode(errors="replace")[-2000:]
-        raise RuntimeError(f"{' '.join(args[:2])} failed ({process.returncode}):\n{tail}")
-    return json.loads(stdout)
-
-
-def _server_env(
-    endpoint_url: str, port: int, key_hex: str, salt_hex: str, overrides: dict[str, str]
+def server_settings(
+    endpoint_url: str, key_hex: str, salt_hex: str, overrides: dict[str, str]
 ) -> dict[str, str]:
-    # pixgate runs with its defaults (and --set): drop the caller's own PIXGATE_* variables.
-    env = {name: value for name, value in os.environ.items() if not name.startswith("PIXGATE_")}
-    env.update(overrides)
-    env.update(
-        PIXGATE_KEY=key_hex,
-        PIXGATE_SALT=salt_hex,
-        PIXGATE_STORAGE_URL=f"s3://{BUCKET}",
-        PIXGATE_S3_ENDPOINT_URL=endpoint_url,
-        PIXGATE_BIND=f"{HOST}:{port}",
-        PIXGATE_LOG_LEVEL="warning",
-        PIXGATE_SOURCE_CACHE_TTL=str(SOURCE_CACHE_TTL_S),
-        PYTHONPATH=os.pathsep.join(
-            filter(None, [str(REPO), str(REPO / "signing"), os.environ.get("PYTHONPATH")])
-        ),
-    )
-    return env
-
-
-@contextlib.contextmanager
-def run_pixgate(
-    endpoint_url: str, key_hex: str, salt_hex: str, log_dir: Path, overrides: dict[str, str]
-) -> Iterator[Server]:
-    """Start `pixgate serve` as a child process; stop it by PID on exit."""
-    port = free_port()
-    log_path = log_dir / "pixgate.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-c", "from proxy.cli import main; raise SystemExit(main(['serve']))"],
-            cwd=REPO,
-            env=_server_env(endpoint_url, port, key_hex, salt_hex, overrides),
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        server = Server(process.pid, f"http://{HOST}:{port}", log_path)
-        _wait_healthy(process, server)
-        yield server
-    finally:
-        _stop(process)
-
-
-def _wait_healthy(process: subprocess.Popen[bytes], server: Server) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            tail = server.log_path.read_text(errors="replace")[-3000:]
-            raise RuntimeError(f"pixgate exited ({process.returncode}) on start-up:\n{tail}")
-        try:
-            with urllib.request.urlopen(f"{server.base_url}/health", timeout=1) as response:
-                if response.status == 200:
-                    return
-        except (OSError, urllib.error.HTTPError):
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"pixgate did not answer /health within {STARTUP_TIMEOUT_S:g}s")
+    """pixgate's defaults, with --set, serving the benchmark's bucket."""
+    return {
+        **overrides,
+        "PIXGATE_KEY": key_hex,
+        "PIXGATE_SALT": salt_hex,
+        "PIXGATE_STORAGE_URL": f"s3://{BUCKET}",
+        "PIXGATE_S3_ENDPOINT_URL": endpoint_url,
+        "PIXGATE_LOG_LEVEL": "warning",
+        "PIXGATE_SOURCE_CACHE_TTL": str(SOURCE_CACHE_TTL_S),
+    }
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
@@ -816,7 +727,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             create_bucket(moto.endpoint_url, BUCKET)
             s3_client(moto.endpoint_url).put_object(Bucket=BUCKET, Key=SOURCE_KEY, Body=source)
             with run_pixgate(
-                moto.endpoint_url, key_hex, salt_hex, args.output.parent, args.set
+                server_settings(moto.endpoint_url, key_hex, salt_hex, args.set),
+                args.output.parent / "pixgate.log",
             ) as server:
                 print(f"  pixgate pid {server.pid} at {server.base_url}; moto pid {moto.pid}")
                 builder = UrlBuilder(server.base_url, key_hex, salt_hex)

@@ -9,22 +9,30 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
 from uploader.models import ImageRecord
 
 __all__ = [
+    "COLUMNS",
+    "COLUMN_LIST",
     "DuplicateImage",
     "Migration",
     "RepositoryError",
     "RepositoryUnavailable",
     "exif_to_json",
+    "record_from_row",
     "require_aware",
     "require_limit",
     "validate_record",
 ]
+
+# The images table's columns, in the order every backend selects them: ImageRecord's fields.
+COLUMNS: tuple[str, ...] = tuple(field.name for field in fields(ImageRecord))
+COLUMN_LIST = ", ".join(COLUMNS)
 
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 # An escaped NUL in JSON text: \u0000 after an even number of backslashes.
@@ -89,3 +97,19 @@ def require_limit(limit: int) -> int:
     if limit < 0:
         raise ValueError("limit must not be negative")
     return limit
+
+
+def record_from_row(
+    row: Sequence[Any],
+    *,
+    exif: Callable[[Any], dict[str, Any]],
+    timestamp: Callable[[Any], datetime],
+) -> ImageRecord:
+    """A selected row (columns in `COLUMNS` order) as a record; `exif` and `timestamp`
+    decode what the backend stores (jsonb or JSON text, timestamptz or ISO text)."""
+    values = dict(zip(COLUMNS, row, strict=True))
+    deleted_at = values["deleted_at"]
+    values["exif"] = exif(values["exif"])
+    values["uploaded_at"] = timestamp(values["uploaded_at"])
+    values["deleted_at"] = None if deleted_at is None else timestamp(deleted_at)
+    return ImageRecord(**values)

@@ -22,11 +22,13 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import AsyncConnectionPool
 
 from uploader.db import (
+    COLUMN_LIST,
     DuplicateImage,
     Migration,
     RepositoryError,
     RepositoryUnavailable,
     exif_to_json,
+    record_from_row,
     require_aware,
     require_limit,
     validate_record,
@@ -40,24 +42,20 @@ _MIGRATION_LOCK_KEY = 0x70697867617465  # "pixgate"
 # A live row that vanished between our conflict and our re-read is retried this often.
 _INSERT_ATTEMPTS = 3
 
-_COLUMNS = (
-    "image_id, owner, title, description, width, height, format, size_bytes, sha256,"
-    " storage_key, processing_status, exif, uploaded_at, deleted_at"
-)
 _INSERT = (
-    "INSERT INTO images (" + _COLUMNS + ")"
+    "INSERT INTO images (" + COLUMN_LIST + ")"
     " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s, NULL)"
     " ON CONFLICT ((COALESCE(owner, '')), sha256) WHERE deleted_at IS NULL DO NOTHING"
 )
-_SELECT_LIVE = "SELECT " + _COLUMNS + " FROM images WHERE image_id = %s AND deleted_at IS NULL"
+_SELECT_LIVE = "SELECT " + COLUMN_LIST + " FROM images WHERE image_id = %s AND deleted_at IS NULL"
 _SELECT_LIVE_BY_SHA256 = (
-    "SELECT " + _COLUMNS + " FROM images"
+    "SELECT " + COLUMN_LIST + " FROM images"
     " WHERE COALESCE(owner, '') = %s AND sha256 = %s AND deleted_at IS NULL"
 )
 _MARK_DELETED = "UPDATE images SET deleted_at = %s WHERE image_id = %s AND deleted_at IS NULL"
 _PURGE = "DELETE FROM images WHERE image_id = %s"
 _SELECT_DELETED = (
-    "SELECT " + _COLUMNS + " FROM images"
+    "SELECT " + COLUMN_LIST + " FROM images"
     " WHERE deleted_at IS NOT NULL AND deleted_at < %s ORDER BY deleted_at, image_id LIMIT %s"
 )
 _CHECK = "SELECT 1 FROM images LIMIT 0"
@@ -268,35 +266,8 @@ async def _fetch_one(
 
 
 def _record(row: tuple[Any, ...]) -> ImageRecord:
-    (
-        image_id,
-        owner,
-        title,
-        description,
-        width,
-        height,
-        image_format,
-        size_bytes,
-        sha256,
-        storage_key,
-        processing_status,
-        exif,
-        uploaded_at,
-        deleted_at,
-    ) = row
-    return ImageRecord(
-        image_id=image_id,
-        owner=owner,
-        title=title,
-        description=description,
-        width=width,
-        height=height,
-        format=image_format,
-        size_bytes=size_bytes,
-        sha256=sha256,
-        storage_key=storage_key,
-        processing_status=processing_status,
-        exif=exif,
-        uploaded_at=uploaded_at.astimezone(UTC),
-        deleted_at=None if deleted_at is None else deleted_at.astimezone(UTC),
-    )
+    return record_from_row(row, exif=dict, timestamp=_utc)
+
+
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)

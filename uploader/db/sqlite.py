@@ -23,11 +23,13 @@ from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from uploader.db import (
+    COLUMN_LIST,
     DuplicateImage,
     Migration,
     RepositoryError,
     RepositoryUnavailable,
     exif_to_json,
+    record_from_row,
     require_aware,
     require_limit,
     validate_record,
@@ -38,24 +40,20 @@ __all__ = ["SqliteRepository", "apply_migrations", "open_sqlite_repository", "sq
 
 _T = TypeVar("_T")
 
-_COLUMNS = (
-    "image_id, owner, title, description, width, height, format, size_bytes, sha256,"
-    " storage_key, processing_status, exif, uploaded_at, deleted_at"
-)
 _INSERT = (
-    "INSERT INTO images (" + _COLUMNS + ")"
+    "INSERT INTO images (" + COLUMN_LIST + ")"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)"
     " ON CONFLICT (COALESCE(owner, ''), sha256) WHERE deleted_at IS NULL DO NOTHING"
 )
-_SELECT_LIVE = "SELECT " + _COLUMNS + " FROM images WHERE image_id = ? AND deleted_at IS NULL"
+_SELECT_LIVE = "SELECT " + COLUMN_LIST + " FROM images WHERE image_id = ? AND deleted_at IS NULL"
 _SELECT_LIVE_BY_SHA256 = (
-    "SELECT " + _COLUMNS + " FROM images"
+    "SELECT " + COLUMN_LIST + " FROM images"
     " WHERE COALESCE(owner, '') = ? AND sha256 = ? AND deleted_at IS NULL"
 )
 _MARK_DELETED = "UPDATE images SET deleted_at = ? WHERE image_id = ? AND deleted_at IS NULL"
 _PURGE = "DELETE FROM images WHERE image_id = ?"
 _SELECT_DELETED = (
-    "SELECT " + _COLUMNS + " FROM images"
+    "SELECT " + COLUMN_LIST + " FROM images"
     " WHERE deleted_at IS NOT NULL AND deleted_at < ? ORDER BY deleted_at, image_id LIMIT ?"
 )
 _CHECK = "SELECT 1 FROM images LIMIT 0"
@@ -294,38 +292,7 @@ def _fetch_one(conn: sqlite3.Connection, query: str, params: tuple[Any, ...]) ->
 
 
 def _record(row: tuple[Any, ...]) -> ImageRecord:
-    (
-        image_id,
-        owner,
-        title,
-        description,
-        width,
-        height,
-        image_format,
-        size_bytes,
-        sha256,
-        storage_key,
-        processing_status,
-        exif,
-        uploaded_at,
-        deleted_at,
-    ) = row
-    return ImageRecord(
-        image_id=image_id,
-        owner=owner,
-        title=title,
-        description=description,
-        width=width,
-        height=height,
-        format=image_format,
-        size_bytes=size_bytes,
-        sha256=sha256,
-        storage_key=storage_key,
-        processing_status=processing_status,
-        exif=json.loads(exif),
-        uploaded_at=datetime.fromisoformat(uploaded_at),
-        deleted_at=None if deleted_at is None else datetime.fromisoformat(deleted_at),
-    )
+    return record_from_row(row, exif=json.loads, timestamp=datetime.fromisoformat)
 
 
 def _text(at: datetime) -> str:
