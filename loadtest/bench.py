@@ -42,6 +42,8 @@ from config.settings import VARIABLES
 from loadtest.processes import REPO, Server, run_child, run_pixgate
 from loadtest.procfs import peak_rss_bytes
 from loadtest.stats import Summary, summarize
+from loadtest.upload_bench import UploadPlan, run_uploads
+from loadtest.upload_bench import report as upload_report
 from tests.imagegen import jpeg, landscape
 from tests.s3server import aws_test_env, create_bucket, run_moto_server, s3_client
 
@@ -672,6 +674,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--avif-concurrency", type=int, default=2, help="AVIF client count (0: skip AVIF)"
     )
+    parser.add_argument(
+        "--uploads",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also measure the upload API against its pieces (loadtest.upload_bench)",
+    )
     parser.add_argument("--quick", action="store_true", help="a short smoke run")
     parser.add_argument(
         "--set",
@@ -686,8 +694,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if any(not sep for _, sep, _ in pairs):
         parser.error("--set expects PIXGATE_NAME=VALUE")
     args.set = {name.strip(): value for name, _, value in pairs}
+    args.upload_plan = UploadPlan()
     if args.quick:
         args.duration, args.warmup, args.rounds = 2.0, 0.5, 2
+        args.upload_plan = UploadPlan.quick()
     if args.rounds < 1 or args.duration <= 0 or args.warmup < 0:
         parser.error("--rounds must be >= 1, --duration > 0, --warmup >= 0")
     if any(c < 1 for c in args.concurrency) or args.avif_concurrency < 0:
@@ -706,7 +716,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.output.parent.mkdir(parents=True, exist_ok=True)
     rows = len(args.concurrency) + (1 if args.avif_concurrency else 0)
     estimate = rows * len(MODES) * (args.duration + args.rounds * (args.warmup + 0.8)) + 15
-    print(f"pixgate bench: {rows} workloads x 2 modes, about {estimate / 60:.1f} min", flush=True)
+    if args.uploads:
+        estimate += 20 if args.quick else 60
+    print(
+        f"pixgate bench: {rows} workloads x 2 modes{' + uploads' if args.uploads else ''}, "
+        f"about {estimate / 60:.1f} min",
+        flush=True,
+    )
     loadavg_start = Path("/proc/loadavg").read_text().split()[:3]
 
     started = time.perf_counter()
@@ -739,6 +755,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                 }
                 results = measure(workloads, args, source_path, server)
                 server_peak_rss = peak_rss_bytes(server.pid)
+            uploads = (
+                run_uploads(
+                    args.upload_plan,
+                    moto=moto,
+                    key_hex=key_hex,
+                    salt_hex=salt_hex,
+                    overrides=args.set,
+                    scratch=Path(scratch),
+                    log_dir=args.output.parent,
+                )
+                if args.uploads
+                else None
+            )
     except KeyboardInterrupt:
         print("\ninterrupted; pixgate and moto stopped", file=sys.stderr)
         return 130
@@ -769,10 +798,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "elapsed_s": time.perf_counter() - started,
     }
     lines = report(workloads, results, summaries, meta, server_peak_rss, args.avif_concurrency)
+    if uploads is not None:
+        lines += upload_report(uploads)
     print("\n".join(lines))
     document = results_json(
         workloads, results, summaries, meta, server_peak_rss, args.avif_concurrency
     )
+    if uploads is not None:
+        document["uploads"] = uploads
     args.output.write_text(json.dumps(document, indent=2) + "\n")
     print(f"\nresults: {args.output}  (run took {meta['elapsed_s']:.0f}s)")
     return 0

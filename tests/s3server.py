@@ -14,6 +14,7 @@ process) and `s3_bucket` (function: a fresh, uniquely named bucket, removed afte
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import socket
@@ -24,7 +25,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -191,3 +192,50 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@dataclass(frozen=True, slots=True)
+class FakeStore:
+    endpoint_url: str
+    request_lines: list[str]
+
+
+@contextlib.asynccontextmanager
+async def fake_store(response: bytes | None) -> AsyncIterator[FakeStore]:
+    """A loopback HTTP endpoint that answers every request with `response`, or never.
+
+    Records each request line. A connection is held open until the client leaves or the
+    block ends.
+    """
+    handlers: set[asyncio.Task[None]] = set()
+    writers: set[asyncio.StreamWriter] = set()
+    request_lines: list[str] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        handlers.add(task)
+        writers.add(writer)
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            request_lines.append(head.split(b"\r\n", 1)[0].decode())
+            if response is not None:
+                writer.write(response)
+                await writer.drain()
+            while await reader.read(65536):  # hold on until the client hangs up
+                pass
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        yield FakeStore(f"http://127.0.0.1:{port}", request_lines)
+    finally:
+        server.close()
+        for writer in writers:
+            writer.close()
+        await asyncio.gather(*handlers, return_exceptions=True)
+        await server.wait_closed()

@@ -13,6 +13,7 @@ from aiohttp.test_utils import TestClient
 from pixgate_signing import UrlBuilder
 
 from tests.proxy.conftest import ClientFactory, raw_get
+from tests.s3server import fake_store, free_port
 
 Client = TestClient[Any, Any]
 
@@ -398,3 +399,46 @@ async def test_five_sizes_read_the_original_once(client: Client, urls: UrlBuilde
     text = await (await client.get("/metrics")).text()
     assert metric_value(text, 'pixgate_source_fetch_duration_seconds_count{backend="file"}') == 1
     assert metric_value(text, 'pixgate_source_cache_total{outcome="hit"}') == 4
+
+
+@pytest.mark.parametrize(
+    ("response", "expected"),
+    [
+        pytest.param(None, (504, "storage_timeout"), id="store-never-answers"),
+        pytest.param(
+            b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n",
+            (502, "storage_error"),
+            id="store-fails",
+        ),
+    ],
+)
+@pytest.mark.usefixtures("aws_env")
+async def test_storage_faults(
+    make_client: ClientFactory,
+    urls: UrlBuilder,
+    response: bytes | None,
+    expected: tuple[int, str],
+) -> None:
+    async with fake_store(response) as store:
+        client = await make_client(
+            "s3://bucket",
+            PIXGATE_S3_ENDPOINT_URL=store.endpoint_url,
+            PIXGATE_FETCH_TIMEOUT="1",
+            PIXGATE_FETCH_ATTEMPTS="1",  # retries and their backoff have tests of their own
+        )
+        started = time.monotonic()
+        assert await error_of(await client.get(urls.path("originals/quad.jpg"))) == expected
+        assert time.monotonic() - started < 5
+        assert (await client.get("/health")).status == 200
+
+
+@pytest.mark.usefixtures("aws_env")
+async def test_storage_unreachable_is_502(make_client: ClientFactory, urls: UrlBuilder) -> None:
+    client = await make_client(
+        "s3://bucket", PIXGATE_S3_ENDPOINT_URL=f"http://127.0.0.1:{free_port()}"
+    )
+    assert await error_of(await client.get(urls.path("originals/quad.jpg"))) == (
+        502,
+        "storage_error",
+    )
+    assert (await client.get("/ready")).status == 503

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import pytest
 
 from proxy.errors import NotFound, PixgateError, TooLarge, UpstreamError, UpstreamTimeout
 from proxy.storage.base import SourceLocation, StorageSettings
 from proxy.storage.s3 import S3Storage, open_s3_storage
-from tests.s3server import MotoServer, free_port, s3_client
+from tests.s3server import MotoServer, fake_store, free_port, s3_client
 
 MIB = 1 << 20
 SETTINGS = StorageSettings(s3_region="us-east-1", timeout_seconds=5.0, max_attempts=2)
@@ -164,53 +163,6 @@ OPERATIONS: list[object] = [
     pytest.param(lambda s: s.put(at("bucket"), b"x", "image/jpeg"), id="put"),
     pytest.param(lambda s: s.delete(at("bucket")), id="delete"),
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class FakeStore:
-    endpoint_url: str
-    request_lines: list[str]
-
-
-@contextlib.asynccontextmanager
-async def fake_store(response: bytes | None) -> AsyncIterator[FakeStore]:
-    """A loopback HTTP endpoint that answers every request with `response`, or never.
-
-    Records each request line. A connection is held open until the client leaves or the
-    block ends.
-    """
-    handlers: set[asyncio.Task[None]] = set()
-    writers: set[asyncio.StreamWriter] = set()
-    request_lines: list[str] = []
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        handlers.add(task)
-        writers.add(writer)
-        try:
-            head = await reader.readuntil(b"\r\n\r\n")
-            request_lines.append(head.split(b"\r\n", 1)[0].decode())
-            if response is not None:
-                writer.write(response)
-                await writer.drain()
-            while await reader.read(65536):  # hold on until the client hangs up
-                pass
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            writer.close()
-
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    try:
-        yield FakeStore(f"http://127.0.0.1:{port}", request_lines)
-    finally:
-        server.close()
-        for writer in writers:
-            writer.close()
-        await asyncio.gather(*handlers, return_exceptions=True)
-        await server.wait_closed()
 
 
 @contextlib.asynccontextmanager
