@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint typecheck unit bench clean pg docs
+.PHONY: install run test lint typecheck unit bench clean pg docs nginx edge
 
 install: $(STAMP)
 
@@ -41,13 +41,31 @@ pg:
 		exit 1; \
 	fi
 
-unit: install pg
+# nginx with the cache purge module, for the edge (`make edge`) and its integration test.
+nginx:
+	@if command -v nginx >/dev/null 2>&1 && [ -e /usr/lib/nginx/modules/ngx_http_cache_purge_module.so ]; then \
+		: ; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		apt-get update && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+			nginx-light libnginx-mod-http-cache-purge; \
+	else \
+		echo "nginx and its cache purge module are missing: install them with" \
+			"'sudo apt-get install nginx-light libnginx-mod-http-cache-purge'" >&2; \
+		exit 1; \
+	fi
+
+unit: install pg nginx
 	$(BIN)/python -m pytest
 
 test: lint typecheck unit
 
 bench: install
 	$(BIN)/python -m loadtest.bench
+
+# The caching edge on 127.0.0.1:8081 in front of a pixgate on 127.0.0.1:8080 (`make run`).
+edge: install nginx
+	$(BIN)/python -m config.edge --listen 127.0.0.1:8081 --upstream 127.0.0.1:8080
 
 docs: install
 	$(BIN)/pixgate settings --update-readme README.md

@@ -286,6 +286,14 @@ VARIABLES: tuple[Variable, ...] = (
         "Keep GPS coordinates in the stored EXIF metadata (served images never carry EXIF).",
     ),
     Variable(
+        "PIXGATE_PURGE_URL",
+        "purge_url",
+        "",
+        parsers.optional_http_url,
+        "Edge purge endpoint called for every fixed link of a deleted image "
+        "(`GET {url}/{avif|webp|other}/{path}`, as `make edge` serves); empty: none.",
+    ),
+    Variable(
         "PIXGATE_UPLOAD_RATE",
         "upload_rate",
         "60/60",
@@ -334,6 +342,7 @@ class Settings:
     admin_key: str = field(repr=False)
     keep_gps: bool
     upload_rate: tuple[int, float]
+    purge_url: str | None
     # Derived values, validated alongside the raw ones.
     key_pairs: tuple[KeyPair, ...] = field(repr=False, default=())
     generated_key: bool = False

@@ -14,27 +14,28 @@ SAFETY_HEADERS = {
 }
 
 
-def _cache_headers(etag: str, negotiated: bool, max_age: int) -> dict[str, str]:
+def _cache_headers(result: ImageResult | NotModified) -> dict[str, str]:
     headers = {
-        "ETag": etag,
-        "Cache-Control": f"public, max-age={max_age}, immutable",
+        "ETag": result.etag,
+        "Cache-Control": f"public, max-age={result.max_age}, immutable",
         **SAFETY_HEADERS,
     }
-    if negotiated:
+    if result.negotiated:
         headers["Vary"] = "Accept"
+    if result.cache_tag:
+        # Purge-by-tag on CDNs that offer it (Cloudflare Cache-Tag, Fastly Surrogate-Key).
+        headers["Cache-Tag"] = headers["Surrogate-Key"] = result.cache_tag
     return headers
 
 
 def image_response(result: ImageResult) -> web.Response:
-    headers = _cache_headers(result.etag, result.negotiated, result.max_age)
+    headers = _cache_headers(result)
     headers["Content-Type"] = result.content_type
     return web.Response(body=result.body, headers=headers)
 
 
 def not_modified_response(result: NotModified) -> web.Response:
-    return web.Response(
-        status=304, headers=_cache_headers(result.etag, result.negotiated, result.max_age)
-    )
+    return web.Response(status=304, headers=_cache_headers(result))
 
 
 def error_response(error: PixgateError) -> web.Response:

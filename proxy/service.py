@@ -27,6 +27,7 @@ from proxy.source_cache import SourceReader
 from proxy.sources import resolve_source
 from proxy.storage.base import SourceLocation
 from proxy.urlpath import parse_target
+from uploader.ids import is_image_id
 from uploader.models import storage_key_for
 
 # Bump when rendering changes output for the same URL, so CDNs and browsers refetch.
@@ -52,6 +53,7 @@ class ImageResult:
     source_outcome: str
     width: int
     height: int
+    cache_tag: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +61,7 @@ class NotModified:
     etag: str
     negotiated: bool
     max_age: int
+    cache_tag: str | None = None
 
 
 def split_signature(target: str) -> tuple[str, str]:
@@ -76,6 +79,14 @@ def make_etag(source_version: str, signed_path: str, variant: str) -> str:
     always render the same bytes."""
     material = "\0".join((PIPELINE_VERSION, source_version, signed_path, variant))
     return '"' + hashlib.sha256(material.encode()).hexdigest()[:32] + '"'
+
+
+def cache_tag_for(location: SourceLocation) -> str | None:
+    """The image id of an uploaded original, so CDNs can purge all its variants by tag."""
+    parent, _, name = location.key.rpartition("/")
+    if parent.endswith("originals") and is_image_id(name):
+        return name
+    return None
 
 
 def etag_matches(if_none_match: str, etag: str) -> bool:
@@ -138,7 +149,7 @@ class ImageService:
             version = await self._reader.version(variant.location)
             etag = make_etag(version, variant.identity, accept_variant)
             if etag_matches(if_none_match, etag):
-                return NotModified(etag, negotiated, max_age)
+                return NotModified(etag, negotiated, max_age, cache_tag_for(variant.location))
 
         blob, outcome = await self._reader.read(variant.location)
         etag = make_etag(blob.version, variant.identity, accept_variant)
@@ -154,6 +165,7 @@ class ImageService:
             source_outcome=outcome,
             width=result.width,
             height=result.height,
+            cache_tag=cache_tag_for(variant.location),
         )
 
     def _max_age(self, options: Options) -> int:

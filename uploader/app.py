@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 
+import aiohttp
 from aiohttp import web
 
 from proxy.errors import Unavailable
@@ -15,6 +17,7 @@ from uploader import handlers
 from uploader.auth import ApiKeys
 from uploader.keys import API_KEYS, RATE_LIMITER, REPOSITORY, UPLOADS
 from uploader.migrate import migrate
+from uploader.purge import EdgePurger
 from uploader.ratelimit import RateLimiter
 from uploader.repository import ImageRepository, RepositoryUnavailable, open_repository
 from uploader.service import UploadLimits, UploadService
@@ -22,6 +25,7 @@ from uploader.tokens import DeleteTokens
 
 log = logging.getLogger("pixgate.uploader")
 
+_PURGE_TIMEOUT_SECONDS = 5.0
 # Room for the multipart framing around an image of PIXGATE_MAX_UPLOAD_BYTES.
 _BODY_OVERHEAD_BYTES = 1024 * 1024
 
@@ -36,7 +40,10 @@ async def _uploads(app: web.Application) -> AsyncIterator[None]:
     if settings.migrate_on_start or settings.dev_mode:
         applied = await migrate(settings.database_url)
         log.info("migrations applied", extra={"applied": ",".join(applied) or "none"})
-    async with open_repository(settings.database_url, pool_size=settings.db_pool_size) as repo:
+    async with (
+        open_repository(settings.database_url, pool_size=settings.db_pool_size) as repo,
+        _edge_purger(settings.purge_url) as purger,
+    ):
         root = parse_storage_url(settings.storage_url)
 
         def locate(key: str) -> SourceLocation:
@@ -55,8 +62,19 @@ async def _uploads(app: web.Application) -> AsyncIterator[None]:
             ),
             metrics=app[METRICS],
             forget_source=app[READER].forget,
+            purge_edge=None if purger is None else purger.purge,
         )
         yield
+
+
+@contextlib.asynccontextmanager
+async def _edge_purger(purge_url: str | None) -> AsyncIterator[EdgePurger | None]:
+    if purge_url is None:
+        yield None
+        return
+    timeout = aiohttp.ClientTimeout(total=_PURGE_TIMEOUT_SECONDS)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        yield EdgePurger(purge_url, session)
 
 
 def _repository_check(repo: ImageRepository) -> ReadinessCheck:

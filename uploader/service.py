@@ -67,6 +67,7 @@ class UploadService:
         limits: UploadLimits,
         metrics: Metrics,
         forget_source: Callable[[SourceLocation], None],
+        purge_edge: Callable[[str], Awaitable[object]] | None = None,
     ) -> None:
         self._storage = storage
         self._locate = locate
@@ -76,6 +77,7 @@ class UploadService:
         self._limits = limits
         self._metrics = metrics
         self._forget_source = forget_source
+        self._purge_edge = purge_edge
 
     def delete_token(self, image_id: str) -> str:
         return self._tokens.issue(image_id)
@@ -179,6 +181,8 @@ class UploadService:
             ) from None
         self._forget_source(location)
         await _repository_call(self._repository.mark_deleted(image_id, datetime.now(UTC)))
+        if self._purge_edge is not None:
+            await self._purge_edge(image_id)
         self._metrics.deletes.labels("deleted").inc()
 
 

@@ -45,6 +45,7 @@ async def test_fixed_links(
     assert response.status == 200, await response.text()
     assert response.headers["Content-Type"] == content_type
     assert "Vary" not in response.headers
+    assert response.headers["Cache-Tag"] == response.headers["Surrogate-Key"] == stored
     assert size_of(await response.read()) == size
 
 
