@@ -291,7 +291,8 @@ VARIABLES: tuple[Variable, ...] = (
         "",
         parsers.optional_http_url,
         "Edge purge endpoint called for every fixed link of a deleted image "
-        "(`GET {url}/{avif|webp|other}/{path}`, as `make edge` serves); empty: none.",
+        "(`GET {url}/{class}/{path}`, class avif, webp or other, as `make edge` serves); "
+        "empty: none.",
     ),
     Variable(
         "PIXGATE_UPLOAD_RATE",
