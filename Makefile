@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint typecheck unit bench clean pg docs nginx edge
+.PHONY: install run test lint typecheck unit bench clean pg docs nginx edge loadtest
 
 install: $(STAMP)
 
@@ -62,6 +62,11 @@ test: lint typecheck unit
 
 bench: install
 	$(BIN)/python -m loadtest.bench
+
+# Locust, bounded: mixed traffic against pixgate alone and through the edge; fails the
+# build when errors pass 0.1% or p99 its bound. Reports land in var/loadtest/.
+loadtest: install nginx
+	$(BIN)/python -m loadtest.loadrun
 
 # The caching edge on 127.0.0.1:8081 in front of a pixgate on 127.0.0.1:8080 (`make run`).
 edge: install nginx
