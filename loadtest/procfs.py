@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -15,6 +16,21 @@ def cpu_seconds(pid: int | str = "self") -> float:
     fields = text[text.rindex(")") + 2 :].split()
     utime, stime = int(fields[11]), int(fields[12])  # fields 14 and 15 of proc(5)
     return (utime + stime) / _CLOCK_TICKS
+
+
+def family_cpu_seconds(pid: int) -> float:
+    """CPU time of `pid`, of its children that have exited, and of its live children (one
+    level: PostgreSQL's postmaster and its backends)."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+        fields = stat.read().rpartition(")")[2].split()
+    # utime, stime, cutime, cstime: fields 14-17 of proc(5)
+    total = sum(int(value) for value in fields[11:15]) / _CLOCK_TICKS
+    with open(f"/proc/{pid}/task/{pid}/children", encoding="ascii") as children:
+        for child in children.read().split():
+            # One that exited meanwhile is gone; its time moves to our cutime/cstime.
+            with contextlib.suppress(FileNotFoundError):
+                total += cpu_seconds(child)
+    return total
 
 
 def peak_rss_bytes(pid: int | str = "self") -> int:

@@ -35,6 +35,10 @@ DATABASE = "pixgate_bench"
 PHOTO_SIZE = (4000, 3000)
 PHOTO_QUALITY = 95
 P95_TARGET_MS = 500.0
+# CPU time of the processes taking part (as the driver names it).
+_OWN_CPU = ("driver_cpu_s", "server_cpu_s", "moto_cpu_s", "postgres_cpu_s")
+# Cores used by other processes above which the report warns that the machine was busy.
+BUSY_MACHINE_CORES = 0.25
 MODES = ("pixgate", "pieces")
 # Generous: the driver's own time is bounded by its uploads' 60 s timeouts and counts.
 DRIVER_TIMEOUT_S = 240.0
@@ -156,6 +160,7 @@ def run_uploads(
                 "--database-url", database_url,
                 "--server-pid", str(server.pid),
                 "--moto-pid", str(moto.pid),
+                "--postgres-pid", str(postgres.pid),
                 "--sequential", str(plan.sequential),
                 "--concurrent", str(plan.concurrent),
                 "--concurrency", str(plan.concurrency),
@@ -198,9 +203,9 @@ def _section(
             usage, server = tally["usage"], tally["server"]
             cpu_ms = {
                 key.removesuffix("_cpu_s"): usage[key] / attempts * 1000
-                for key in ("driver_cpu_s", "server_cpu_s", "server_loop_cpu_s", "moto_cpu_s")
+                for key in (*_OWN_CPU, "server_loop_cpu_s")
             }
-            ours = usage["driver_cpu_s"] + usage["server_cpu_s"] + usage["moto_cpu_s"]
+            ours = sum(usage[key] for key in _OWN_CPU)
             server_means = {
                 label: server[f"{label}_sum"] / server[f"{label}_count"] * 1000
                 for label in ("handler", "service", "pool_wait")
@@ -220,6 +225,8 @@ def _section(
                     "cpu_ms_per_upload": cpu_ms,
                     "other_cpu_cores": max(0.0, usage["machine_busy_s"] - ours)
                     / usage["measured_s"],
+                    "segment_per_second": tally["segment_per_second"],
+                    "segment_other_cores": tally["segment_other_cores"],
                     "server_means_ms": server_means if mode == "pixgate" else {},
                     "statuses": tally["statuses"],
                     "error_samples": tally["error_samples"],
@@ -292,20 +299,23 @@ def report(section: dict[str, Any]) -> list[str]:
         "semaphore, the links and JSON answer, pixgate's metrics and logging"
     )
     out(
-        f"  order: {plan['warmup']} warm-up uploads per mode, then each phase in two segments "
-        f"per mode, ABBA; closed loop (a client sends its next upload when its answer is read)"
+        f"  order: warm-up uploads first ({plan['warmup']} per mode, unmeasured), then each "
+        f"phase in two segments per mode, ABBA; closed loop (a client sends its next upload "
+        f"when its answer is read)"
     )
     out("")
     header = (
-        f"{'phase':<14} {'mode':<8} {'n':>4} {'errors':>6} {'up/s':>6} {'mean ms':>8} "
-        f"{'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}"
+        f"{'phase':<14} {'mode':<8} {'n':>4} {'errors':>6} {'up/s (per segment)':<20} "
+        f"{'mean ms':>8} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}"
     )
     out(header)
     out("-" * len(header))
     for row in section["rows"]:
+        rates = row["segment_per_second"]
+        per_second = f"{row['per_second']:.2f} ({min(rates):.1f}-{max(rates):.1f})"
         out(
             f"{phase_names[row['phase']]:<14} {row['mode']:<8} {row['completed']:>4} "
-            f"{row['errors']:>6} {row['per_second']:>6.2f} {row['mean_ms']:>8.1f} "
+            f"{row['errors']:>6} {per_second:<20} {row['mean_ms']:>8.1f} "
             f"{row['p50_ms']:>8.1f} {row['p95_ms']:>8.1f} {row['max_ms']:>8.1f}"
         )
     out("")
@@ -350,18 +360,25 @@ def report(section: dict[str, Any]) -> list[str]:
         "/metrics; handler = whole request inside pixgate, multipart body read included)"
     )
     out("")
-    out("CPU per upload (ms; 'other' = rest of the machine, in cores, PostgreSQL included):")
+    out("CPU per upload (ms; 'other' = the rest of the machine meanwhile, in cores):")
     for phase in ratios:
         pixgate, pieces = by_key[phase, "pixgate"], by_key[phase, "pieces"]
         cpu, base = pixgate["cpu_ms_per_upload"], pieces["cpu_ms_per_upload"]
         out(
             f"  {phase_names[phase]:<13} pixgate: server {cpu['server']:.0f} (event-loop "
             f"thread {cpu['server_loop']:.0f}), client {cpu['driver']:.0f}, moto "
-            f"{cpu['moto']:.0f}, other {pixgate['other_cpu_cores']:.2f} cores"
+            f"{cpu['moto']:.0f}, PostgreSQL {cpu['postgres']:.1f}, other "
+            f"{pixgate['other_cpu_cores']:.2f} cores"
         )
         out(
             f"  {'':<13} pieces : own process {base['driver']:.0f}, moto {base['moto']:.0f}, "
-            f"other {pieces['other_cpu_cores']:.2f} cores"
+            f"PostgreSQL {base['postgres']:.1f}, other {pieces['other_cpu_cores']:.2f} cores"
+        )
+    busiest = max(max(row["segment_other_cores"]) for row in section["rows"])
+    if busiest > BUSY_MACHINE_CORES:
+        out(
+            f"  WARNING: other processes used up to {busiest:.2f} cores in a segment; "
+            f"compare the per-segment spread, and rerun on a quiet machine"
         )
     stored = section["stored"]
     check = "ok" if stored["rows"] == stored["objects"] == stored["expected"] else "MISMATCH"

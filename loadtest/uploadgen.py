@@ -14,7 +14,7 @@ the timed part of each segment:
 
 Each phase (one client, then N concurrent clients in a closed loop) is split in two
 segments per mode run in ABBA order, after unmeasured warm-up uploads. CPU time of this
-process, the server and moto, and pixgate's /metrics, are read at each segment's edges.
+process, the server, moto and PostgreSQL, and pixgate's /metrics, are read at each segment's edges.
 One JSON object is printed on stdout.
 
     python -m loadtest.uploadgen --photo photo.jpg --url http://127.0.0.1:PORT \
@@ -45,7 +45,7 @@ from aiobotocore.session import get_session
 from psycopg import AsyncConnection
 
 from loadtest.loadgen import parse_metrics
-from loadtest.procfs import cpu_seconds, machine_busy_seconds
+from loadtest.procfs import cpu_seconds, family_cpu_seconds, machine_busy_seconds
 from proxy.render import configure_libvips
 from proxy.storage.base import StorageSettings
 from proxy.storage.s3 import client_config
@@ -72,6 +72,9 @@ _SERVER_SERIES = {
     "service": ("pixgate_upload_duration_seconds", ()),
     "pool_wait": ("pixgate_transform_queue_seconds", ()),
 }
+
+# CPU time of the processes taking part: this one, pixgate, moto, PostgreSQL.
+_OWN_CPU = ("driver_cpu_s", "server_cpu_s", "moto_cpu_s", "postgres_cpu_s")
 
 Upload = Callable[[bytes], Awaitable[dict[str, float]]]
 """Stores one upload; returns the time of its steps in ms (none for an HTTP upload)."""
@@ -196,6 +199,9 @@ class Tally:
     error_samples: list[str] = field(default_factory=list)
     usage: dict[str, float] = field(default_factory=dict)  # CPU seconds, measured seconds
     server: dict[str, float] = field(default_factory=dict)  # sums (s) and counts
+    # Per segment: uploads/s, and the cores the rest of the machine used meanwhile.
+    segment_per_second: list[float] = field(default_factory=list)
+    segment_other_cores: list[float] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -208,6 +214,8 @@ class Tally:
             "error_samples": self.error_samples,
             "usage": self.usage,
             "server": self.server,
+            "segment_per_second": self.segment_per_second,
+            "segment_other_cores": self.segment_other_cores,
         }
 
 
@@ -217,6 +225,7 @@ class Probe:
 
     server_pid: int
     moto_pid: int
+    postgres_pid: int
     metrics_url: str
 
     async def snapshot(self, session: aiohttp.ClientSession) -> dict[str, Any]:
@@ -230,6 +239,7 @@ class Probe:
             # The main thread runs the server's event loop; libvips work runs in other threads.
             "server_loop_cpu_s": cpu_seconds(f"{pid}/task/{pid}"),
             "moto_cpu_s": cpu_seconds(self.moto_pid),
+            "postgres_cpu_s": family_cpu_seconds(self.postgres_pid),
             "machine_busy_s": machine_busy_seconds(),
             "metrics": metrics,
         }
@@ -285,11 +295,17 @@ async def run_segment(
             for step, ms in steps.items():
                 tally.steps_ms.setdefault(step, []).append(ms)
 
+    completed = len(tally.latencies_ms)
     before = await probe.snapshot(side)
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(tally.concurrency)))
-    tally.wall_s += time.perf_counter() - started
+    wall_s = time.perf_counter() - started
     after = await probe.snapshot(side)
+    tally.wall_s += wall_s
+    tally.segment_per_second.append((len(tally.latencies_ms) - completed) / wall_s)
+    ours = sum(after[key] - before[key] for key in _OWN_CPU)
+    other = after["machine_busy_s"] - before["machine_busy_s"] - ours
+    tally.segment_other_cores.append(max(0.0, other) / (after["measured_s"] - before["measured_s"]))
     _add_deltas(tally, before, after)
 
 
@@ -304,7 +320,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     photo = args.photo.read_bytes()
     phases = (("sequential", args.sequential, 1), ("concurrent", args.concurrent, args.concurrency))
     width = max(concurrency for _, _, concurrency in phases)
-    probe = Probe(args.server_pid, args.moto_pid, f"{args.url}/metrics")
+    probe = Probe(args.server_pid, args.moto_pid, args.postgres_pid, f"{args.url}/metrics")
     timeout = aiohttp.ClientTimeout(total=UPLOAD_TIMEOUT_S)
     async with AsyncExitStack() as stack:
         session = await stack.enter_async_context(
@@ -372,6 +388,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--database-url", required=True, help="pixgate's PostgreSQL database")
     parser.add_argument("--server-pid", type=int, required=True)
     parser.add_argument("--moto-pid", type=int, required=True)
+    parser.add_argument("--postgres-pid", type=int, required=True, help="the postmaster")
     parser.add_argument("--sequential", type=int, required=True, help="uploads one at a time")
     parser.add_argument("--concurrent", type=int, required=True, help="uploads by N clients")
     parser.add_argument("--concurrency", type=int, required=True, help="N")

@@ -100,13 +100,7 @@ class UploadService:
     async def _upload(
         self, data: bytes, *, owner: str | None, title: str, description: str
     ) -> Upload:
-        inspected: Inspected = await self._pool.run(
-            inspect_upload,
-            data,
-            max_pixels=self._limits.max_pixels,
-            keep_gps=self._limits.keep_gps,
-        )
-        sha256 = hashlib.sha256(data).hexdigest()
+        inspected, sha256 = await self._pool.run(_inspect_and_hash, data, self._limits)
         existing = await _repository_call(self._repository.find_by_sha256(owner, sha256))
         if existing is not None:
             return Upload(existing, created=False)
@@ -184,6 +178,17 @@ class UploadService:
         if self._purge_edge is not None:
             await self._purge_edge(image_id)
         self._metrics.deletes.labels("deleted").inc()
+
+
+def _inspect_and_hash(data: bytes, limits: UploadLimits) -> tuple[Inspected, str]:
+    """Both read every byte, so both run in the pool (hashlib releases the GIL)."""
+    inspected = inspect_upload(
+        data,
+        max_pixels=limits.max_pixels,
+        keep_gps=limits.keep_gps,
+        max_frames=limits.max_frames,
+    )
+    return inspected, hashlib.sha256(data).hexdigest()
 
 
 async def _repository_call(call: Awaitable[T]) -> T:
