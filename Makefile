@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint typecheck unit bench clean pg docs nginx edge loadtest
+.PHONY: install run test lint typecheck unit bench clean pg docs nginx edge loadtest browser screenshots
 
 install: $(STAMP)
 
@@ -55,7 +55,25 @@ nginx:
 		exit 1; \
 	fi
 
-unit: install pg nginx
+# Headless Chromium for the browser tests (tests/web), driven by Playwright. As root on
+# Debian it comes from the OS packages; Playwright never downloads a browser of its own.
+browser:
+	@if [ -x /usr/bin/chromium ]; then \
+		: ; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		apt-get update && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+			chromium chromium-driver fonts-liberation; \
+	else \
+		echo "Headless Chromium (/usr/bin/chromium) missing: install it with" \
+			"'sudo apt-get install chromium chromium-driver' (Debian), then run make test again" >&2; \
+		exit 1; \
+	fi
+
+screenshots: install browser
+	$(BIN)/python -m tests.web.screenshots docs
+
+unit: install pg nginx browser
 	$(BIN)/python -m pytest
 
 test: lint typecheck unit

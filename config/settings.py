@@ -141,6 +141,13 @@ VARIABLES: tuple[Variable, ...] = (
         "Transforms allowed to wait for a slot; beyond it requests get 503.",
     ),
     Variable(
+        "PIXGATE_TRANSFORM_TIMEOUT",
+        "transform_timeout",
+        "30",
+        parsers.positive_float(3600),
+        "Seconds one transform may run; past it libvips is stopped and the request gets 503.",
+    ),
+    Variable(
         "PIXGATE_TTL",
         "ttl",
         "31536000",
@@ -202,14 +209,15 @@ VARIABLES: tuple[Variable, ...] = (
         "fetch_timeout",
         "10",
         parsers.positive_float(600),
-        "Seconds allowed for one storage read (504 after).",
+        "Seconds allowed for one storage call, its retries included (504 after).",
     ),
     Variable(
         "PIXGATE_FETCH_ATTEMPTS",
         "fetch_attempts",
         "3",
         parsers.integer(1, 10),
-        "Attempts for idempotent storage reads, with backoff.",
+        "Attempts for each storage call (all are idempotent), with jittered backoff of "
+        "at most 1 s between them.",
     ),
     Variable(
         "PIXGATE_PUBLIC_URL",
@@ -224,6 +232,14 @@ VARIABLES: tuple[Variable, ...] = (
         "info",
         parsers.log_level,
         "debug, info, warning or error.",
+    ),
+    Variable(
+        "PIXGATE_SHUTDOWN_TIMEOUT",
+        "shutdown_timeout",
+        "20",
+        parsers.positive_float(3600),
+        "Seconds a stopping server (SIGTERM) lets requests in flight finish before it "
+        "cancels them.",
     ),
     Variable(
         "PIXGATE_ROLE",
@@ -246,6 +262,13 @@ VARIABLES: tuple[Variable, ...] = (
         "10",
         parsers.integer(1, 1000),
         "Connections in the PostgreSQL pool of each process.",
+    ),
+    Variable(
+        "PIXGATE_DB_TIMEOUT",
+        "db_timeout",
+        "5",
+        parsers.positive_float(600),
+        "Seconds to wait for a database connection before answering 503.",
     ),
     Variable(
         "PIXGATE_MIGRATE_ON_START",
@@ -322,6 +345,7 @@ class Settings:
     max_animation_frames: int
     concurrency: int
     queue_limit: int
+    transform_timeout: float
     ttl: int
     presets_text: str
     quality: int
@@ -334,9 +358,11 @@ class Settings:
     fetch_attempts: int
     public_url: str | None
     log_level: str
+    shutdown_timeout: float
     role: str
     database_url: str = field(repr=False)
     db_pool_size: int
+    db_timeout: float
     migrate_on_start: bool
     max_upload_bytes: int
     api_keys: tuple[tuple[str, str], ...] = field(repr=False)

@@ -7,6 +7,9 @@ printed on stdout.
 
     python -m loadtest.bare --source var/bench/source.jpg --threads 2 --duration 10 \
         --format webp --quality 80 --effort 2
+
+`--height` with `--crop centre` makes a cover crop (pixgate's `rs:fill`); `--flatten` puts
+an alpha channel on white before encoding, as pixgate does for formats without alpha.
 """
 
 from __future__ import annotations
@@ -24,9 +27,15 @@ import pyvips
 
 from loadtest.procfs import cpu_seconds, machine_busy_seconds, peak_rss_bytes
 
+WHITE = [255, 255, 255]
+
 
 def encoder(output_format: str, quality: int, effort: int) -> Callable[[Any], bytes]:
     """The libvips save call pixgate's render makes for this format (metadata stripped)."""
+    if output_format == "jpeg":
+        return lambda image: bytes(
+            image.jpegsave_buffer(Q=quality, optimize_coding=True, keep="none")
+        )
     if output_format == "webp":
         return lambda image: bytes(image.webpsave_buffer(Q=quality, effort=effort, keep="none"))
     if output_format == "avif":
@@ -36,9 +45,26 @@ def encoder(output_format: str, quality: int, effort: int) -> Callable[[Any], by
     raise ValueError(f"unsupported format {output_format!r}")
 
 
+def thumbnailer(width: int, height: int, crop: str, flatten: bool) -> Callable[[bytes], Any]:
+    """Decode with shrink-on-load and resize (cover-cropped with `crop`), as pixgate's load."""
+    options: dict[str, Any] = {}
+    if height:
+        options["height"] = height
+    if crop != "none":
+        options["crop"] = crop
+
+    def thumbnail(data: bytes) -> Any:
+        image = pyvips.Image.thumbnail_buffer(data, width, **options)
+        if flatten and image.hasalpha():
+            image = image.flatten(background=WHITE).cast("uchar")
+        return image
+
+    return thumbnail
+
+
 def run(
     data: bytes,
-    width: int,
+    thumbnail: Callable[[bytes], Any],
     encode: Callable[[Any], bytes],
     threads: int,
     duration: float,
@@ -53,7 +79,7 @@ def run(
         mine = latencies[index]
         while time.perf_counter() < end:
             started = time.perf_counter()
-            output = encode(pyvips.Image.thumbnail_buffer(data, width))
+            output = encode(thumbnail(data))
             finished = time.perf_counter()
             if start <= finished <= end:
                 mine.append((finished - started) * 1000)
@@ -87,7 +113,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m loadtest.bare", description=__doc__)
     parser.add_argument("--source", type=Path, required=True, help="the encoded original")
     parser.add_argument("--width", type=int, default=800)
-    parser.add_argument("--format", choices=["webp", "avif"], required=True)
+    parser.add_argument("--height", type=int, default=0, help="0: from the width")
+    parser.add_argument("--crop", choices=["none", "centre"], default="none", help="cover crop")
+    parser.add_argument("--flatten", action="store_true", help="alpha onto white first")
+    parser.add_argument("--format", choices=["webp", "avif", "jpeg"], required=True)
     parser.add_argument("--quality", type=int, required=True)
     parser.add_argument("--effort", type=int, required=True)
     parser.add_argument("--threads", type=int, required=True)
@@ -103,7 +132,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         pyvips.concurrency_set(args.vips_concurrency)
     data = args.source.read_bytes()
     encode = encoder(args.format, args.quality, args.effort)
-    result = run(data, args.width, encode, args.threads, args.duration, args.warmup)
+    thumbnail = thumbnailer(args.width, args.height, args.crop, args.flatten)
+    result = run(data, thumbnail, encode, args.threads, args.duration, args.warmup)
     json.dump(result, sys.stdout)
     return 0
 

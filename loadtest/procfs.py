@@ -42,6 +42,17 @@ def peak_rss_bytes(pid: int | str = "self") -> int:
     raise RuntimeError(f"no VmHWM in /proc/{pid}/status")
 
 
+def reset_peak_rss(pid: int) -> bool:
+    """Restart `pid`'s VmHWM from its current RSS (proc(5), clear_refs "5"), so the next
+    reading is the peak of what follows; False where the kernel does not allow it."""
+    try:
+        with open(f"/proc/{pid}/clear_refs", "w", encoding="ascii") as clear_refs:
+            clear_refs.write("5")
+    except OSError:
+        return False
+    return True
+
+
 def machine_busy_seconds() -> float:
     """CPU time spent by every process on the machine (all cores), from /proc/stat."""
     with open("/proc/stat", encoding="ascii") as stat:

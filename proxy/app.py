@@ -9,7 +9,8 @@ from aiohttp import web
 from config import Settings
 from proxy import handlers
 from proxy.direct import ROUTE_PATTERN
-from proxy.keys import IMAGES, METRICS, POOL, READER, READINESS, SETTINGS, STORAGES
+from proxy.drain import InFlight, track
+from proxy.keys import IMAGES, IN_FLIGHT, METRICS, POOL, READER, READINESS, SETTINGS, STORAGES
 from proxy.metrics import Metrics
 from proxy.middleware import errors_to_json, observe
 from proxy.options import OutputFormat
@@ -62,7 +63,12 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     async with open_storages(
         settings.storage_schemes, storage_settings, _file_roots(settings)
     ) as storages:
-        pool = TransformPool(settings.concurrency, settings.queue_limit, app[METRICS])
+        pool = TransformPool(
+            settings.concurrency,
+            settings.queue_limit,
+            app[METRICS],
+            timeout=settings.transform_timeout,
+        )
         reader = SourceReader(
             storages,
             max_bytes=settings.max_src_bytes,
@@ -84,11 +90,13 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
 
 def create_app(settings: Settings) -> web.Application:
     """The pixgate application for `settings.role`: the proxy, the uploader, or both."""
+    in_flight = InFlight()
     app = web.Application(
-        middlewares=[observe, errors_to_json],
+        middlewares=[track(in_flight), observe, errors_to_json],
         client_max_size=client_max_size(settings.max_upload_bytes),
     )
     app[SETTINGS] = settings
+    app[IN_FLIGHT] = in_flight
     app[METRICS] = Metrics()
     app[READINESS] = []
     app.cleanup_ctx.append(_services)

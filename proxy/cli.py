@@ -1,4 +1,4 @@
-"""The `pixgate` command: serve, sign, keygen, settings."""
+"""The `pixgate` command: serve, upload, migrate, storage, reap, sign, keygen, settings."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import shutil
 import signal
 import sys
 from collections.abc import Sequence
+from datetime import timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -23,8 +24,13 @@ from aiohttp import web
 from config import Settings, SettingsError, load_settings
 from config.settings import markdown_table, with_current_table
 from proxy.app import MAX_LINE_SIZE, create_app
+from proxy.drain import InFlight
+from proxy.errors import PixgateError
+from proxy.keys import IN_FLIGHT
 from proxy.logs import configure_logging
-from proxy.sources import parse_storage_url
+from proxy.sources import parse_storage_url, resolve_source
+from proxy.storage import open_storages
+from proxy.storage.base import SourceLocation, StorageSettings
 from uploader.lifecycle import (
     LifecycleError,
     apply_lifecycle,
@@ -32,10 +38,14 @@ from uploader.lifecycle import (
     originals_target,
 )
 from uploader.migrate import migrate
+from uploader.reaper import DEFAULT_GRACE, Reaped, reap
+from uploader.repository import RepositoryError, open_repository
 
 log = logging.getLogger("pixgate")
 
 SAMPLE_KEY = "samples/sample.jpg"
+# After the drain: how long aiohttp lets answers still being written finish, before it cuts off.
+SEND_GRACE_SECONDS = 1.0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -90,6 +100,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     lifecycle.add_argument("--apply", action="store_true", help="put the rule on the bucket")
     lifecycle.set_defaults(run=_lifecycle)
+
+    reap_command = commands.add_parser(
+        "reap", help="remove originals left without a row, and rows deleted long ago"
+    )
+    reap_command.add_argument(
+        "--grace",
+        type=float,
+        default=DEFAULT_GRACE.total_seconds(),
+        help="only what is older than this many seconds (default: %(default)g)",
+    )
+    reap_command.add_argument("--apply", action="store_true", help="remove (default: only list)")
+    reap_command.set_defaults(run=_reap)
 
     sign = commands.add_parser("sign", help="print a signed URL for a source")
     sign.add_argument("source", help="storage key, local:///path or s3://bucket/key")
@@ -193,6 +215,54 @@ def _lifecycle(args: argparse.Namespace) -> int:
     return 0
 
 
+def _reap(args: argparse.Namespace) -> int:
+    settings = load_settings(dev=True)
+    if args.grace < 0:
+        print("pixgate reap: --grace must not be negative", file=sys.stderr)
+        return 2
+    try:
+        reaped = asyncio.run(
+            reap_deployment(settings, grace=timedelta(seconds=args.grace), apply=args.apply)
+        )
+    except (PixgateError, RepositoryError) as error:
+        print(f"pixgate reap: {error}", file=sys.stderr)
+        return 1
+    print(
+        json.dumps(
+            {
+                "applied": reaped.applied,
+                "orphaned_originals": reaped.orphans,
+                "deleted_rows_purged": reaped.purged,
+                "orphans_within_grace": reaped.kept_young,
+            },
+            indent=2,
+        )
+    )
+    return 0
+
+
+async def reap_deployment(settings: Settings, *, grace: timedelta, apply: bool) -> Reaped:
+    """`reap` over the storage and database `settings` name."""
+    storage_settings = StorageSettings(
+        s3_endpoint_url=settings.s3_endpoint_url,
+        timeout_seconds=settings.fetch_timeout,
+        max_attempts=settings.fetch_attempts,
+    )
+    root = parse_storage_url(settings.storage_url)
+    roots = (root.key,) if root.scheme == "file" else ()
+
+    def locate(key: str) -> SourceLocation:
+        return resolve_source(key, settings.storage_url, settings.allowed_sources)
+
+    async with (
+        open_storages([root.scheme], storage_settings, roots) as storages,
+        open_repository(
+            settings.database_url, pool_size=1, connect_timeout=settings.db_timeout
+        ) as repository,
+    ):
+        return await reap(storages[root.scheme], repository, locate, grace=grace, apply=apply)
+
+
 def _keygen(args: argparse.Namespace) -> int:
     print(f"PIXGATE_KEY={secrets.token_hex(32)}")
     print(f"PIXGATE_SALT={secrets.token_hex(16)}")
@@ -257,23 +327,57 @@ def example_urls(settings: Settings) -> dict[str, str]:
 
 async def _run(settings: Settings) -> None:
     app = create_app(settings)
-    runner = web.AppRunner(app, access_log=None, max_line_size=MAX_LINE_SIZE)
+    runner = web.AppRunner(
+        app, access_log=None, max_line_size=MAX_LINE_SIZE, shutdown_timeout=SEND_GRACE_SECONDS
+    )
     await runner.setup()
     host, port = settings.bind
     site = web.TCPSite(runner, host, port)
     await site.start()
     log.info("listening", extra={"url": f"http://{host}:{port}", "storage": settings.storage_url})
     if settings.dev_mode:
-        print(f"\npixgate is running on {settings.base_url}  (Ctrl-C stops it)\n", flush=True)
+        print(f"\npixgate is running on {settings.base_url}  (Ctrl-C stops it)", flush=True)
+        if settings.role != "proxy":
+            print(f"open {settings.base_url}/ and drop a photo\n", flush=True)
         for label, url in example_urls(settings).items():
             print(f"  {label}:\n    {url}\n", flush=True)
-    stop = asyncio.Event()
+    stop, hurry = asyncio.Event(), asyncio.Event()
+
+    def on_signal() -> None:
+        if stop.is_set():
+            hurry.set()  # a second SIGTERM/Ctrl-C: stop waiting for requests in flight
+        stop.set()
+
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(signum, stop.set)
+            loop.add_signal_handler(signum, on_signal)
     try:
         await stop.wait()
     finally:
-        log.info("shutting down")
-        await runner.cleanup()
+        await _drain(runner, site, app[IN_FLIGHT], settings.shutdown_timeout, hurry)
+
+
+async def _drain(
+    runner: web.AppRunner,
+    site: web.TCPSite,
+    in_flight: InFlight,
+    within: float,
+    hurry: asyncio.Event,
+) -> None:
+    """Graceful shutdown: refuse new connections, let the requests in flight finish (up to
+    `within` seconds, or until `hurry` is set), give their answers a moment to leave, cut
+    off whatever is left, and close the storage and database clients."""
+    log.info("shutting down", extra={"in_flight": in_flight.count, "drain_seconds": within})
+    await site.stop()
+    drained = asyncio.ensure_future(in_flight.drain(within))
+    hurried = asyncio.ensure_future(hurry.wait())
+    await asyncio.wait((drained, hurried), return_when=asyncio.FIRST_COMPLETED)
+    hurried.cancel()
+    if not drained.done():
+        drained.cancel()
+        log.warning("second signal: cutting off requests", extra={"in_flight": in_flight.count})
+    elif not drained.result():
+        log.warning("shutdown timeout: cutting off requests", extra={"in_flight": in_flight.count})
+    await runner.cleanup()
+    log.info("stopped")

@@ -78,6 +78,12 @@ class Overloaded(Unavailable):
     code = "overloaded"
 
 
+class TransformTimeout(Unavailable):
+    """A transform ran past PIXGATE_TRANSFORM_TIMEOUT and was stopped."""
+
+    code = "transform_timeout"
+
+
 class UpstreamTimeout(PixgateError):
     status = 504
     code = "storage_timeout"

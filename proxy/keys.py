@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from aiohttp import web
 
 from config import Settings
+from proxy.drain import InFlight
 from proxy.metrics import Metrics
 from proxy.pool import TransformPool
 from proxy.service import ImageService
@@ -23,3 +24,4 @@ POOL = web.AppKey("pool", TransformPool)
 READER = web.AppKey("reader", SourceReader)
 IMAGES = web.AppKey("images", ImageService)
 READINESS = web.AppKey("readiness", list[ReadinessCheck])
+IN_FLIGHT = web.AppKey("in_flight", InFlight)

@@ -40,3 +40,6 @@ def configure_logging(level: str) -> None:
     root.setLevel(level)
     # aiohttp's own access log would duplicate ours.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # libvips narrates every operation at info level, a dozen lines per image: debug only.
+    if root.level > logging.DEBUG:
+        logging.getLogger("pyvips").setLevel(logging.WARNING)

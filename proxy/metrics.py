@@ -21,6 +21,7 @@ class Metrics:
     in_flight: Gauge = field(init=False)
     queued: Gauge = field(init=False)
     queue_seconds: Histogram = field(init=False)
+    transform_timeouts: Counter = field(init=False)
     uploads: Counter = field(init=False)
     upload_seconds: Histogram = field(init=False)
     upload_bytes: Histogram = field(init=False)
@@ -69,6 +70,11 @@ class Metrics:
             "pixgate_transform_queue_seconds",
             "Time a transform waited for a pool slot",
             buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.transform_timeouts = Counter(
+            "pixgate_transform_timeouts",
+            "Transforms abandoned after PIXGATE_TRANSFORM_TIMEOUT",
             registry=r,
         )
         self.uploads = Counter(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from proxy.deadline import Deadline
+from proxy.errors import Unprocessable
 from proxy.negotiate import choose_format
 from proxy.options import Options, OutputFormat
 from proxy.plan import EncoderDefaults, Limits, plan_transform
@@ -26,7 +28,10 @@ def transform(
     requested: OutputFormat | None,
     accept: str,
     config: PipelineConfig,
+    deadline: Deadline | None = None,
 ) -> Rendered:
+    """Render `data`; with a `deadline`, libvips is stopped when it passes and the result
+    is TransformTimeout rather than the libvips failure that stopping causes."""
     info = probe(
         data,
         max_pixels=config.max_src_pixels,
@@ -34,4 +39,12 @@ def transform(
     )
     output_format, _ = choose_format(requested, accept, info)
     plan = plan_transform(options, info, output_format, config.limits, config.encoder)
-    return render(data, plan)
+    if deadline is None:
+        return render(data, plan)
+    deadline.check()
+    try:
+        return render(data, plan, deadline)
+    except Unprocessable:
+        if deadline.expired:
+            raise deadline.error() from None
+        raise

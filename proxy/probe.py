@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import pyvips
 
@@ -152,6 +152,13 @@ def probe(
     source_format = sniff(data)
     if source_format is None:
         raise UnsupportedMedia(_unsupported_message(data))
+    if source_format is SourceFormat.GIF and gif_cut_short(data):
+        # libvips would decode the frames that are there, the last one partly blank.
+        raise Unprocessable("the source image is truncated", code="corrupt_image")
+    if source_format is SourceFormat.TIFF and tiff_directory_too_large(data):
+        raise Unprocessable(
+            f"the TIFF has a directory of more than {MAX_TIFF_DIRECTORY_ENTRIES} entries"
+        )
 
     header = _read_header(data)
     loader = _get_str(header, "vips-loader")
@@ -179,6 +186,81 @@ def probe(
             code="source_too_large",
         )
     return info
+
+
+def gif_cut_short(data: bytes) -> bool:
+    """Whether a GIF stops inside a block.
+
+    libvips' GIF loader decodes a cut animation as fewer frames, the last one partly blank,
+    without an error, so the block structure is walked here. Data ending cleanly between
+    blocks without the trailer is let through, as browsers do: no frame is damaged.
+    Anything else malformed is left to the decoder.
+    """
+    size = len(data)
+    position = 13  # header (6) and logical screen descriptor (7)
+    if size < position:
+        return True
+    position += _colour_table_size(data[10])
+    while position < size:
+        block = data[position]
+        if block == 0x3B:  # trailer
+            return False
+        if block == 0x21:  # extension: label, then sub-blocks
+            position = _skip_sub_blocks(data, position + 2)
+        elif block == 0x2C:  # image descriptor (10), local colour table, LZW code size (1)
+            if position + 10 > size:
+                return True
+            position += 10 + _colour_table_size(data[position + 9]) + 1
+            position = _skip_sub_blocks(data, position)
+        else:
+            return False
+        if position > size:
+            return True
+    return position > size
+
+
+def _colour_table_size(packed: int) -> int:
+    return 3 * 2 ** ((packed & 0x07) + 1) if packed & 0x80 else 0
+
+
+def _skip_sub_blocks(data: bytes, position: int) -> int:
+    """Position after the sub-blocks starting at `position`; past the end if cut short."""
+    size = len(data)
+    while position < size:
+        length = data[position]
+        position += 1 + length
+        if length == 0:
+            return position
+    return size + 1
+
+
+# Real TIFFs have a few dozen tags per directory. libtiff accepts up to 4096 and registers
+# each unknown one at a cost that grows with the square of their number (seconds of CPU
+# per read for a 48 KB file), and libvips reads every page's directory.
+MAX_TIFF_DIRECTORY_ENTRIES = 1024
+_MAX_TIFF_DIRECTORIES = 65536
+
+
+def tiff_directory_too_large(data: bytes) -> bool:
+    """Whether a directory (IFD) in the TIFF's page chain declares more entries than
+    MAX_TIFF_DIRECTORY_ENTRIES. Reads counts and offsets only; a chain that leaves the
+    data, loops or goes on too long is left to libtiff, which refuses those itself."""
+    big = data[2:4] in (b"+\x00", b"\x00+")
+    order: Literal["little", "big"] = "little" if data[:2] == b"II" else "big"
+    count_size, entry_size, offset_size = (8, 20, 8) if big else (2, 12, 4)
+    first = 8 if big else 4
+    offset = int.from_bytes(data[first : first + offset_size], order)
+    seen: set[int] = set()
+    while offset > 0 and offset + count_size <= len(data) and offset not in seen:
+        if len(seen) >= _MAX_TIFF_DIRECTORIES:
+            return False
+        seen.add(offset)
+        entries = int.from_bytes(data[offset : offset + count_size], order)
+        if entries > MAX_TIFF_DIRECTORY_ENTRIES:
+            return True
+        next_at = offset + count_size + entries * entry_size
+        offset = int.from_bytes(data[next_at : next_at + offset_size], order)
+    return False
 
 
 def _read_header(data: bytes) -> Any:

@@ -16,6 +16,7 @@ from typing import Any
 
 import pyvips
 
+from proxy.deadline import Deadline
 from proxy.errors import Unprocessable
 from proxy.options import Color, OutputFormat
 from proxy.plan import WHITE, Canvas, CropBox, Plan, SmartCrop
@@ -32,6 +33,14 @@ _ALLOWED_LOADERS = (
     "VipsForeignLoadHeif",
     "VipsForeignLoadTiff",
 )
+
+# Largest width or height each encoder writes (libwebp, AV1 in libheif, libjpeg-turbo, GIF).
+_MAX_DIMENSION = {
+    OutputFormat.WEBP: 16383,
+    OutputFormat.AVIF: 16384,
+    OutputFormat.JPEG: 65500,
+    OutputFormat.GIF: 65535,
+}
 
 # Below this, lowering the quality further to meet max_bytes only makes mush.
 _MIN_FIT_QUALITY = 10
@@ -67,15 +76,16 @@ def configure_libvips(*, concurrency: int | None = None) -> None:
         pyvips.operation_block_set(loader, False)
 
 
-def render(data: bytes, plan: Plan) -> Rendered:
-    """Render `data` (already probed) as `plan` says."""
+def render(data: bytes, plan: Plan, deadline: Deadline | None = None) -> Rendered:
+    """Render `data` (already probed) as `plan` says; libvips stops once `deadline` passes."""
+    watch = _unwatched if deadline is None else deadline.watch
     try:
-        image = load(data, plan)
+        image = watch(load(data, plan))
         image = to_srgb(image)
         image = materialise(image, plan)
         image = per_frame(image, plan, _FRAME_STEPS)
-        image = flatten(image, plan)
-        return encode(image, plan)
+        image = watch(flatten(image, plan))  # steps that copied to memory left the watch
+        return encode(image, plan, watch)
     except pyvips.Error as error:
         logger.warning("event=render_failed format=%s detail=%r", plan.output_format.value, error)
         raise Unprocessable(_client_message(error)) from error
@@ -182,7 +192,26 @@ def flatten(image: Any, plan: Plan) -> Any:
     return image.flatten(background=_rgb(background)).cast("uchar")
 
 
-_FRAME_STEPS: tuple[Callable[[Any, Plan], Any], ...] = (rotate, crop, extend, blur, sharpen)
+def fit_format(image: Any, plan: Plan) -> Any:
+    """Scale down, both axes alike, to the largest size the output format holds (as imgproxy
+    does): a valid 1x30000 strip comes out as a 1x16383 WebP instead of failing to encode."""
+    limit = _MAX_DIMENSION.get(plan.output_format)
+    longest = max(image.width, image.height)
+    if limit is None or longest <= limit:
+        return image
+    width = max(1, min(limit, round(image.width * limit / longest)))
+    height = max(1, min(limit, round(image.height * limit / longest)))
+    return image.resize(width / image.width, vscale=height / image.height)
+
+
+_FRAME_STEPS: tuple[Callable[[Any, Plan], Any], ...] = (
+    rotate,
+    crop,
+    extend,
+    blur,
+    sharpen,
+    fit_format,
+)
 
 
 def per_frame(image: Any, plan: Plan, steps: Sequence[Callable[[Any, Plan], Any]]) -> Any:
@@ -221,7 +250,7 @@ def _page_height(image: Any) -> int:
 # --- encoding ----------------------------------------------------------------------------
 
 
-def encode(image: Any, plan: Plan) -> Rendered:
+def encode(image: Any, plan: Plan, watch: Callable[[Any], Any] | None = None) -> Rendered:
     """Encode; with max_bytes, lower the quality step by step (as imgproxy does) until the
     result fits or the quality reaches a floor, and return the smallest attempt."""
     quality = plan.quality
@@ -229,6 +258,8 @@ def encode(image: Any, plan: Plan) -> Rendered:
         return _rendered(image, _save(image, plan, quality), plan, quality)
 
     image = image.copy_memory()  # decode and resize once, however many encodes follow
+    if watch is not None:
+        image = watch(image)
     data = _save(image, plan, quality)
     while len(data) > plan.max_bytes and quality > _MIN_FIT_QUALITY:
         excess = len(data) / plan.max_bytes
@@ -265,6 +296,10 @@ def _save(image: Any, plan: Plan, quality: int) -> bytes:
 
 
 # --- helpers -----------------------------------------------------------------------------
+
+
+def _unwatched(image: Any) -> Any:
+    return image
 
 
 def _rgb(color: Color) -> list[int]:

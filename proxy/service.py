@@ -16,6 +16,7 @@ from pixgate_signing import verify_path
 
 from config import Settings
 from proxy.coalesce import Coalescer
+from proxy.deadline import Deadline
 from proxy.direct import parse_direct
 from proxy.errors import BadRequest, Forbidden, NotFound
 from proxy.metrics import Metrics
@@ -179,7 +180,7 @@ class ImageService:
     async def _transform(
         self, data: bytes, options: Options, requested: OutputFormat | None, accept: str
     ) -> Transformed:
-        result, seconds = await self._pool.run(
+        result, seconds = await self._pool.run_with_deadline(
             _timed_transform, data, options, requested, accept, self._pipeline
         )
         self._metrics.transform_seconds.labels(result.format.value).observe(seconds)
@@ -187,6 +188,7 @@ class ImageService:
 
 
 def _timed_transform(
+    deadline: Deadline,
     data: bytes,
     options: Options,
     requested: OutputFormat | None,
@@ -195,5 +197,5 @@ def _timed_transform(
 ) -> tuple[Transformed, float]:
     """The transform and its own duration, without the wait for a pool slot."""
     started = time.perf_counter()
-    result = transform(data, options, requested, accept, config)
+    result = transform(data, options, requested, accept, config, deadline)
     return result, time.perf_counter() - started

@@ -10,6 +10,9 @@ directory in a temporary folder, on a free loopback port, with durability off fo
 removes everything on exit. As root, initdb and the server run as the ``postgres`` OS user
 (PostgreSQL refuses to run as root).
 
+Fault tests that stop the server mid-run and start it again use their own cluster,
+``run_restartable_postgres()`` (a `PostgresCluster` with `stop()` and `start()`).
+
 pytest loads the fixtures with ``pytest_plugins = ["tests.pgserver"]``: `pg_server`
 (session: one cluster, started on first use), `pg_url` (function: a fresh database,
 dropped after the test) and `repository_url` (function, parametrized ``sqlite`` and
@@ -80,6 +83,70 @@ def run_postgres(startup_timeout: float = 30.0) -> Iterator[PostgresServer]:
             )
         finally:
             _stop(process)
+
+
+class PostgresCluster:
+    """A throwaway cluster that a test may stop and start again: same data, same port.
+
+    For fault tests; `run_restartable_postgres` makes one and removes it on exit."""
+
+    def __init__(
+        self,
+        bindir: Path,
+        folder: Path,
+        server_log: IO[bytes],
+        process: subprocess.Popen[bytes],
+        port: int,
+    ) -> None:
+        self._bindir = bindir
+        self._folder = folder
+        self._log = server_log
+        self._process: subprocess.Popen[bytes] | None = process
+        self.port = port
+
+    @property
+    def url(self) -> str:
+        return self.database_url("postgres")
+
+    def database_url(self, name: str) -> str:
+        return f"postgresql://{SUPERUSER}@{HOST}:{self.port}/{name}"
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def stop(self) -> None:
+        """Fast shutdown: open connections are terminated, new ones refused."""
+        if self._process is not None:
+            _stop(self._process)
+            self._process = None
+
+    def start(self, startup_timeout: float = 30.0) -> None:
+        """Start again on the same port (the data survives)."""
+        if self.running:
+            return
+        process = _spawn(self._bindir, self._folder, self._log, self.port)
+        try:
+            if not _wait_until_accepting(process, self.port, startup_timeout):
+                raise RuntimeError(f"PostgreSQL did not restart:\n{_tail(self._log)}")
+        except BaseException:
+            _stop(process)
+            raise
+        self._process = process
+
+
+@contextlib.contextmanager
+def run_restartable_postgres(startup_timeout: float = 30.0) -> Iterator[PostgresCluster]:
+    """Like `run_postgres`, but the cluster can be stopped and started mid-test."""
+    bindir = find_bindir()
+    with _cluster_folder() as folder, tempfile.TemporaryFile() as server_log:
+        _run_initdb(bindir, folder, server_log)
+        process, port = _start(bindir, folder, server_log, startup_timeout)
+        cluster = PostgresCluster(bindir, folder, server_log, process, port)
+        try:
+            yield cluster
+        finally:
+            cluster.stop()
 
 
 def find_bindir() -> Path:
@@ -220,23 +287,7 @@ def _start(
     # The port is free when asked but may be taken before the server binds it: try another.
     for _ in range(3):
         port = free_port()
-        settings = [f"--{name}={value}" for name, value in _SERVER_SETTINGS.items()]
-        process = subprocess.Popen(
-            [
-                str(bindir / "postgres"),
-                *("-D", str(folder / "data")),
-                *("-h", HOST),
-                *("-p", str(port)),
-                *("-k", str(folder)),  # the unix socket stays inside the folder
-                *settings,
-            ],
-            cwd=folder,
-            env=_server_env(),
-            stdin=subprocess.DEVNULL,
-            stdout=server_log,
-            stderr=subprocess.STDOUT,
-            **_as_server_account(),
-        )
+        process = _spawn(bindir, folder, server_log, port)
         try:
             if _wait_until_accepting(process, port, startup_timeout):
                 return process, port
@@ -244,6 +295,26 @@ def _start(
             _stop(process)
             raise
     raise RuntimeError(f"PostgreSQL did not start; its last output:\n{_tail(server_log)}")
+
+
+def _spawn(bindir: Path, folder: Path, server_log: IO[bytes], port: int) -> subprocess.Popen[bytes]:
+    settings = [f"--{name}={value}" for name, value in _SERVER_SETTINGS.items()]
+    return subprocess.Popen(
+        [
+            str(bindir / "postgres"),
+            *("-D", str(folder / "data")),
+            *("-h", HOST),
+            *("-p", str(port)),
+            *("-k", str(folder)),  # the unix socket stays inside the folder
+            *settings,
+        ],
+        cwd=folder,
+        env=_server_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=server_log,
+        stderr=subprocess.STDOUT,
+        **_as_server_account(),
+    )
 
 
 def _wait_until_accepting(process: subprocess.Popen[bytes], port: int, timeout: float) -> bool:

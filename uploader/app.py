@@ -22,6 +22,7 @@ from uploader.ratelimit import RateLimiter
 from uploader.repository import ImageRepository, RepositoryUnavailable, open_repository
 from uploader.service import UploadLimits, UploadService
 from uploader.tokens import DeleteTokens
+from uploader.web import setup_web
 
 log = logging.getLogger("pixgate.uploader")
 
@@ -41,7 +42,11 @@ async def _uploads(app: web.Application) -> AsyncIterator[None]:
         applied = await migrate(settings.database_url)
         log.info("migrations applied", extra={"applied": ",".join(applied) or "none"})
     async with (
-        open_repository(settings.database_url, pool_size=settings.db_pool_size) as repo,
+        open_repository(
+            settings.database_url,
+            pool_size=settings.db_pool_size,
+            connect_timeout=settings.db_timeout,
+        ) as repo,
         _edge_purger(settings.purge_url) as purger,
     ):
         root = parse_storage_url(settings.storage_url)
@@ -95,3 +100,4 @@ def setup_uploader(app: web.Application) -> None:
     app.router.add_post("/api/v1/images", handlers.upload)
     app.router.add_get("/api/v1/images/{image_id}/metadata", handlers.metadata)
     app.router.add_delete("/api/v1/images/{image_id}", handlers.delete)
+    setup_web(app)

@@ -39,7 +39,7 @@ class ApiKeys:
         and the token is missing or wrong. Every key is compared, in constant time."""
         if not self._keys:
             return None
-        given = (token or "").encode()
+        given = _token_bytes(token or "")
         found: str | None = None
         for key_id, secret in self._keys:
             if hmac.compare_digest(secret, given):
@@ -53,5 +53,10 @@ def is_admin(admin_key: str, token: str | None) -> bool:
     return (
         bool(admin_key)
         and token is not None
-        and hmac.compare_digest(admin_key.encode(), token.encode())
+        and hmac.compare_digest(admin_key.encode(), _token_bytes(token))
     )
+
+
+def _token_bytes(token: str) -> bytes:
+    # Header bytes that are not UTF-8 reach us as lone surrogates; they match no key.
+    return token.encode("utf-8", "surrogatepass")

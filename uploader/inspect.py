@@ -76,8 +76,6 @@ def inspect_upload(
         raise UnsupportedMedia(f"{error.message}: {_ACCEPTED_HINT}") from error
     if info.format not in ACCEPTED_FORMATS:
         raise UnsupportedMedia(f"{info.format.name} images are not accepted: {_ACCEPTED_HINT}")
-    if info.format is SourceFormat.GIF and gif_cut_short(data):
-        raise Unprocessable("the image is truncated", code="corrupt_image")
 
     frames = info.pages if max_frames is None else max(1, min(info.pages, max_frames))
     decoded = _decode_all(data, info, frames)
@@ -114,49 +112,3 @@ def _decode_all(data: bytes, info: SourceInfo, frames: int) -> Any:
             ) from error
         raise Unprocessable("the image is truncated or corrupt", code="corrupt_image") from error
     return image
-
-
-def gif_cut_short(data: bytes) -> bool:
-    """Whether a GIF stops inside a block.
-
-    libvips' GIF loader decodes a cut animation as fewer frames, the last one partly blank,
-    without an error, so the block structure is walked here. Data ending cleanly between
-    blocks without the trailer is let through, as browsers do: no frame is damaged.
-    Anything else malformed is left to the decoder.
-    """
-    size = len(data)
-    position = 13  # header (6) and logical screen descriptor (7)
-    if size < position:
-        return True
-    position += _colour_table_size(data[10])
-    while position < size:
-        block = data[position]
-        if block == 0x3B:  # trailer
-            return False
-        if block == 0x21:  # extension: label, then sub-blocks
-            position = _skip_sub_blocks(data, position + 2)
-        elif block == 0x2C:  # image descriptor (10), local colour table, LZW code size (1)
-            if position + 10 > size:
-                return True
-            position += 10 + _colour_table_size(data[position + 9]) + 1
-            position = _skip_sub_blocks(data, position)
-        else:
-            return False
-        if position > size:
-            return True
-    return position > size
-
-
-def _colour_table_size(packed: int) -> int:
-    return 3 * 2 ** ((packed & 0x07) + 1) if packed & 0x80 else 0
-
-
-def _skip_sub_blocks(data: bytes, position: int) -> int:
-    """Position after the sub-blocks starting at `position`; past the end if cut short."""
-    size = len(data)
-    while position < size:
-        length = data[position]
-        position += 1 + length
-        if length == 0:
-            return position
-    return size + 1

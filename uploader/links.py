@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from pixgate_signing import UrlBuilder
 from pixgate_signing.direct import DIRECT_SIZES, SIZE_NAMES
 
@@ -18,7 +20,8 @@ def link_extension(image_format: str) -> str:
 def fitted_width(width: int, height: int, box: int) -> int:
     """Width of a `width`x`height` image fitted into a `box`x`box` square, never enlarged."""
     scale = min(box / width, box / height, 1.0)
-    return max(1, round(width * scale))
+    # Half up, as libvips rounds the output size (Python's round() goes half to even).
+    return max(1, math.floor(width * scale + 0.5))
 
 
 def image_links(urls: UrlBuilder, record: ImageRecord) -> dict[str, str]:

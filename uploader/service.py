@@ -1,8 +1,9 @@
 """Uploads and deletes: the crash-safe order of storage writes and metadata rows.
 
 Upload: inspect → dedup lookup → write the original → insert the row. The row only
-becomes visible once the original is complete; if the row cannot be written, the
-original is removed again. Delete: remove the original, then hide the row, so a failure
+becomes visible once the original is complete; if the row cannot be written, or the write's
+answer was lost, the original is removed again (and what a crash or a second failure leaves
+behind, `pixgate reap` collects). Delete: remove the original, then hide the row, so a failure
 in between leaves a row that a retried DELETE finishes, never a row serving nothing
 forever or an original no one can delete.
 """
@@ -128,6 +129,8 @@ class UploadService:
             await self._storage.put(location, data, CONTENT_TYPES[record.format])
         except PixgateError as error:
             log.warning("upload storage write failed", extra={"reason": error.message})
+            # A write whose answer was lost (timeout, connection cut) may still have landed.
+            await self._remove_quietly(location)
             raise Unavailable(
                 "storage is unavailable; retry later", code="storage_unavailable"
             ) from None

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 
@@ -46,6 +48,15 @@ class SourceBlob:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredObject:
+    """One object found by `Storage.list_objects`: where it is, and when it was last written
+    (timezone-aware)."""
+
+    location: SourceLocation
+    modified: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class StorageSettings:
     """What a backend needs to open its clients."""
 
@@ -75,4 +86,10 @@ class Storage(Protocol):
 
     async def check(self, location: SourceLocation) -> None:
         """Readiness: raise UpstreamError unless the store answering for `location` works."""
+        ...
+
+    def list_objects(self, folder: SourceLocation) -> AsyncIterator[StoredObject]:
+        """The objects directly inside `folder` (a key naming a directory or '/'-delimited
+        prefix), in no particular order; nothing if there is no such folder. For
+        maintenance (`pixgate reap`), never on a request's path."""
         ...

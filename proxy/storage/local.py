@@ -21,10 +21,11 @@ import logging
 import os
 import secrets
 import stat as stat_mode
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 
 from proxy.errors import NotFound, TooLarge, UpstreamError
-from proxy.storage.base import SourceBlob, SourceLocation, SourceStat
+from proxy.storage.base import SourceBlob, SourceLocation, SourceStat, StoredObject
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,13 @@ class LocalStorage:
     async def check(self, location: SourceLocation) -> None:
         """Readiness of the root holding `location` (which may be the root itself)."""
         await asyncio.to_thread(self._check_sync, location.key)
+
+    async def list_objects(self, folder: SourceLocation) -> AsyncIterator[StoredObject]:
+        """Regular files directly in the directory `folder` (symlinks and temporary files of
+        an unfinished `put` are not objects)."""
+        for name, mtime in await asyncio.to_thread(self._list_sync, folder.key):
+            location = SourceLocation("file", "", os.path.join(folder.key, name))
+            yield StoredObject(location, datetime.fromtimestamp(mtime, UTC))
 
     # -- blocking halves ------------------------------------------------------------------
 
@@ -141,6 +149,29 @@ class LocalStorage:
                     os.unlink(name, dir_fd=dir_fd)
             finally:
                 os.close(dir_fd)
+
+    def _list_sync(self, key: str) -> list[tuple[str, float]]:
+        placement = self._place(key)
+        if placement is None:
+            raise self._refuse(key)
+        root, parts = placement
+        found: list[tuple[str, float]] = []
+        try:
+            with _os_errors("list"):
+                dir_fd = _open_dirs(root, parts, create=False)
+                try:
+                    with os.scandir(dir_fd) as entries:
+                        for entry in entries:
+                            if entry.name.startswith(".pixgate-"):
+                                continue  # a put's temporary file
+                            st = entry.stat(follow_symlinks=False)
+                            if stat_mode.S_ISREG(st.st_mode):
+                                found.append((entry.name, st.st_mtime))
+                finally:
+                    os.close(dir_fd)
+        except NotFound:
+            return []  # no folder yet: nothing in it
+        return found
 
     def _check_sync(self, key: str) -> None:
         placement = self._place(key)

@@ -36,6 +36,10 @@ def verify_path(
     much of the signature matched nor which key did.
     """
     given = signature.encode("ascii", "replace")
+    try:
+        path.encode()
+    except UnicodeEncodeError:  # lone surrogates stand for raw non-UTF-8 bytes: never signed
+        return False
     matched = False
     for pair in key_pairs:
         expected = sign_path(path, pair, size).encode("ascii")

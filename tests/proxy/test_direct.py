@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import string
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import pyvips
 from aiohttp.test_utils import TestClient
-from pixgate_signing import UrlBuilder
+from hypothesis import given
+from hypothesis import strategies as st
+from pixgate_signing import DIRECT_FITS, DIRECT_SIZES, FORMATS, UrlBuilder, parse_key_pairs
 
+from proxy.direct import DirectRequest, parse_direct
+from proxy.errors import BadRequest, Forbidden
+from proxy.option_parsers import MAX_DIMENSION
+from proxy.options import FORMAT_EXTENSIONS, ResizingType
 from tests import imagegen
 
 Client = TestClient[Any, Any]
@@ -117,3 +125,96 @@ async def test_tampered_query_is_refused(client: Client, urls: UrlBuilder, store
     url = urls.direct_url(stored, ext="jpg", width=200)
     response = await client.get(url.replace("w=200", "w=2000"))
     assert response.status == 403
+
+
+# -- properties
+
+KEY_PAIRS = parse_key_pairs("736563726574", "68656C6C6F")
+IDS = st.text(st.sampled_from(string.ascii_letters + string.digits), min_size=20, max_size=20).map(
+    "img_{}".format
+)
+QUERY_PIECES = st.sampled_from(
+    ["w", "h", "fit", "fmt", "q", "s", "=", "&", "1", "800", "cover", "webp", "%ff", "%00",
+     "%26", "+", ";", "-1", "A" * 43, "é", "\udcff"]
+)  # fmt: skip
+ANY_TEXT = st.lists(st.one_of(st.characters(), st.characters(categories=["Cs"])), max_size=120).map(
+    "".join
+)
+
+
+def outcome(parse: Callable[[], DirectRequest]) -> DirectRequest | Exception:
+    """What `parse` returns, or the exception it raises (asserted on outside `except`)."""
+    try:
+        return parse()
+    except Exception as error:
+        return error
+
+
+def parse(path: str, query: str) -> DirectRequest:
+    return parse_direct(path, query, key_pairs=KEY_PAIRS, signature_size=32, presets={})
+
+
+@given(
+    path=st.one_of(ANY_TEXT, IDS.map("/{}".format), IDS.map("/{}_s.webp".format)),
+    query=st.one_of(ANY_TEXT, st.lists(QUERY_PIECES, max_size=12).map("".join)),
+)
+def test_any_direct_target_parses_or_is_refused(path: str, query: str) -> None:
+    result = outcome(lambda: parse(path, query))
+    if isinstance(result, Exception):
+        assert isinstance(result, BadRequest | Forbidden), repr(result)
+        assert result.status in (400, 403)
+
+
+_DIRECT_FIT = {
+    None: (ResizingType.FIT, False),
+    "contain": (ResizingType.FIT, True),
+    "crop": (ResizingType.FILL, False),
+    "cover": (ResizingType.FILL, False),
+    "fill": (ResizingType.FORCE, False),
+}
+
+
+@given(
+    image_id=IDS,
+    ext=st.none() | st.sampled_from(FORMATS),
+    width=st.integers(0, MAX_DIMENSION),
+    height=st.integers(0, MAX_DIMENSION),
+    fit=st.none() | st.sampled_from(DIRECT_FITS),
+    fmt=st.none() | st.sampled_from(FORMATS),
+    quality=st.none() | st.integers(1, 100),
+)
+def test_every_direct_url_parses_back_to_its_options(
+    image_id: str,
+    ext: str | None,
+    width: int,
+    height: int,
+    fit: str | None,
+    fmt: str | None,
+    quality: int | None,
+) -> None:
+    url = UrlBuilder("", "736563726574", "68656C6C6F").direct_url(
+        image_id, ext=ext, width=width, height=height, fit=fit, format=fmt, quality=quality
+    )
+    path, _, query = url.partition("?")
+    request = parse(path, query)
+    options = request.options
+    assert request.image_id == image_id
+    assert (options.width, options.height, options.quality) == (width, height, quality or 0)
+    resizing_type, extends = _DIRECT_FIT[fit]
+    assert options.resizing_type is resizing_type
+    assert options.extend is extends
+    wanted = fmt or ext
+    assert options.format is (None if wanted is None else FORMAT_EXTENSIONS[wanted])
+
+
+@given(image_id=IDS, size=st.sampled_from(sorted(DIRECT_SIZES)), ext=st.sampled_from(FORMATS))
+def test_every_fixed_size_link_parses_back(image_id: str, size: str, ext: str) -> None:
+    url = UrlBuilder("", "736563726574", "68656C6C6F").direct_url(image_id, size=size, ext=ext)
+    request = parse(url, "")
+    box = DIRECT_SIZES[size]
+    assert (request.image_id, request.options.width, request.options.height) == (
+        image_id,
+        box,
+        box,
+    )
+    assert request.options.format is FORMAT_EXTENSIONS[ext]

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 
 import pytest
 
 from proxy.coalesce import Coalescer
-from proxy.errors import Overloaded
+from proxy.deadline import Deadline
+from proxy.errors import Overloaded, TransformTimeout
 from proxy.metrics import Metrics
 from proxy.pool import TransformPool
 
@@ -96,3 +98,60 @@ async def test_coalescer_shares_failures_and_forgets_them() -> None:
     with pytest.raises(Overloaded):
         await coalescer.run("k", fail)
     assert len(coalescer) == 0
+
+
+def _until_stopped(deadline: Deadline, stopped: threading.Event) -> int:
+    """A job that, like a watched libvips pipeline, gives up once its deadline passes."""
+    while not deadline.expired:
+        time.sleep(0.005)
+    stopped.set()
+    raise deadline.error()
+
+
+async def test_a_job_past_its_deadline_stops_and_frees_its_slot() -> None:
+    metrics = Metrics()
+    pool = TransformPool(1, 1, metrics, timeout=0.2)
+    stopped = threading.Event()
+    started = time.monotonic()
+    with pytest.raises(TransformTimeout) as timed_out:
+        await pool.run_with_deadline(_until_stopped, stopped)
+    assert 0.2 <= time.monotonic() - started < 1.0
+    assert timed_out.value.status == 503 and timed_out.value.headers() == {"Retry-After": "1"}
+    assert stopped.wait(timeout=1)
+    assert await pool.run(int, "7") == 7  # the one slot is free again
+    assert metrics.transform_timeouts._value.get() == 1
+    pool.close()
+
+
+async def test_a_job_that_ignores_its_deadline_keeps_its_slot_until_it_returns() -> None:
+    """Its caller is answered at the deadline, but the slot stands for the thread: it is not
+    handed to another job while the thread is still busy."""
+    metrics = Metrics()
+    pool = TransformPool(1, 1, metrics, timeout=0.1)
+    gate = threading.Event()
+    with pytest.raises(TransformTimeout):
+        await pool.run(_blocking, gate, 1)
+    assert metrics.in_flight._value.get() == 1
+    waiting = asyncio.ensure_future(pool.run(int, "5"))
+    await asyncio.sleep(0.05)
+    assert not waiting.done()
+    gate.set()
+    assert await waiting == 5
+    assert metrics.in_flight._value.get() == 0
+    pool.close()
+
+
+async def test_a_cancelled_caller_does_not_free_the_slot_early() -> None:
+    metrics = Metrics()
+    pool = TransformPool(1, 1, metrics, timeout=None)
+    gate = threading.Event()
+    caller = asyncio.ensure_future(pool.run(_blocking, gate, 1))
+    await asyncio.sleep(0.05)
+    caller.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await caller
+    assert metrics.in_flight._value.get() == 1
+    gate.set()
+    assert await pool.run(int, "3") == 3
+    assert metrics.in_flight._value.get() == 0
+    pool.close()

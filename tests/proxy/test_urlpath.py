@@ -4,19 +4,29 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pixgate_signing import FITS, UrlBuilder, parse_key_pairs, verify_path
 from pixgate_signing.builder import FORMATS, build_unsigned_path
 
 from proxy.errors import BadRequest
-from proxy.option_parsers import OPTION_NAMES
-from proxy.options import Gravity, GravityType, Options, OutputFormat, ResizingType
+from proxy.option_parsers import MAX_DIMENSION, OPTION_NAMES
+from proxy.options import (
+    FORMAT_EXTENSIONS,
+    Gravity,
+    GravityType,
+    Options,
+    OutputFormat,
+    ResizingType,
+)
+from proxy.service import split_signature
 from proxy.urlpath import MAX_TARGET_BYTES, ParsedTarget, parse_target
 
 T = TypeVar("T")
+KEY, SALT = "736563726574", "68656C6C6F"
 NO_PRESETS: dict[str, tuple[str, ...]] = {}
 IMGPROXY_EXAMPLE = (
     "/sig/rs:fill:300:400:0/g:sm/aHR0cDovL2V4YW1w/bGUuY29tL2ltYWdl/cy9jdXJpb3NpdHku/anBn.png"
@@ -264,7 +274,14 @@ SOURCE = st.one_of(
 QUERY = st.none() | URL_TEXT | st.sampled_from(["w=1", "fit=cover&q=80", "w=1&w=2", "pr=p"])
 
 
-@given(target=st.text(max_size=300))
+# Any code point, lone surrogates included: what a lenient HTTP parser makes of raw bytes
+# that are not UTF-8 (surrogateescape).
+ANY_TEXT = st.lists(st.one_of(st.characters(), st.characters(categories=["Cs"])), max_size=300).map(
+    "".join
+)
+
+
+@given(target=ANY_TEXT)
 def test_any_text_parses_or_raises_bad_request(target: str) -> None:
     check(target)
 
@@ -292,3 +309,44 @@ def test_round_trip_with_the_url_builder(source: str, fmt: str | None, encode_so
     assert dataclasses.replace(parsed.options, format=None) == Options(
         ResizingType.FILL, 10, 20, gravity=Gravity(GravityType.SMART)
     )
+
+
+TRANSFORMS = st.fixed_dictionaries(
+    {},
+    optional={
+        "width": st.integers(0, MAX_DIMENSION),
+        "height": st.integers(0, MAX_DIMENSION),
+        "fit": st.none() | st.sampled_from(FITS),
+        "format": st.none() | st.sampled_from(FORMATS),
+        "quality": st.none() | st.integers(1, 100),
+    },
+)
+# Sources as applications name them: keys with spaces, '@', '%', '?', '#', unicode,
+# absolute s3:// and local:/// names.
+BUILDER_SOURCES = st.one_of(
+    st.text(min_size=1, max_size=80),
+    st.text(st.sampled_from("ab/. @%?#&=+:;~éü中🙂\\"), min_size=1, max_size=30),
+    st.builds("s3://bucket/{}".format, st.text(min_size=1, max_size=30)),
+    st.builds("local:///{}".format, st.text(min_size=1, max_size=30)),
+)
+
+
+@given(source=BUILDER_SOURCES, transform=TRANSFORMS, encode_source=st.booleans())
+def test_every_builder_url_parses_back_to_its_options_and_source(
+    source: str, transform: dict[str, Any], encode_source: bool
+) -> None:
+    builder = UrlBuilder("", KEY, SALT, encode_source=encode_source)
+    path = builder.path(source, **transform)
+    signature, signed_path = split_signature(path)
+    assert verify_path(signature, signed_path, parse_key_pairs(KEY, SALT))
+    parsed = parse_target(path, NO_PRESETS)
+    fit, fmt = transform.get("fit"), transform.get("format")
+    options = parsed.options
+    assert parsed.source == source
+    assert (options.width, options.height) == (
+        transform.get("width", 0),
+        transform.get("height", 0),
+    )
+    assert options.resizing_type is ResizingType(fit or "fit")
+    assert options.format is (None if fmt is None else FORMAT_EXTENSIONS[fmt])
+    assert options.quality == (transform.get("quality") or 0)

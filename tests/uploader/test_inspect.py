@@ -11,8 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from proxy.errors import PixgateError, Unprocessable, UnsupportedMedia
+from proxy.probe import gif_cut_short
 from tests import imagegen
-from uploader.inspect import Inspected, gif_cut_short, inspect_upload
+from uploader.inspect import Inspected, inspect_upload
 
 MAX = 50_000_000
 

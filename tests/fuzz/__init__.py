@@ -1,0 +1,1 @@
+"""Coverage-guided fuzz targets (atheris); each runs as ``python -m tests.fuzz.<name>``."""
