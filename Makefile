@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint typecheck unit bench clean pg docs nginx edge loadtest browser screenshots
+.PHONY: install run test lint typecheck unit bench clean pg docs nginx edge loadtest browser screenshots soak
 
 install: $(STAMP)
 
@@ -85,6 +85,13 @@ bench: install
 # build when errors pass 0.1% or p99 its bound. Reports land in var/loadtest/.
 loadtest: install nginx
 	$(BIN)/python -m loadtest.loadrun
+
+# Soak test: one pixgate under mixed traffic (hostile requests included) over moto and a
+# throwaway PostgreSQL, loopback only; fails on any 5xx but backpressure, memory drift, fd
+# growth or a lost upload. SOAK_SECONDS=1800 make soak for a longer run.
+SOAK_SECONDS ?= 180
+soak: install pg
+	$(BIN)/python -m loadtest.soak --duration $(SOAK_SECONDS)
 
 # The caching edge on 127.0.0.1:8081 in front of a pixgate on 127.0.0.1:8080 (`make run`).
 edge: install nginx

@@ -375,17 +375,21 @@ def write_urls(folder: Path, name: str, urls: Sequence[str]) -> Path:
 
 
 def start_peers(
-    stack: contextlib.ExitStack, log_dir: Path, unavailable: dict[str, str]
+    stack: contextlib.ExitStack, log_dir: Path, unavailable: dict[str, str], wanted: set[str]
 ) -> dict[str, Server]:
     """Install (first time) and start the peers; one that fails is noted and left out."""
     servers: dict[str, Server] = {}
     install_log = log_dir / "peers-install.log"
     for key, pool in (("thumbor", _cores()), ("thumbor0", 0)):
+        if key not in wanted:
+            continue
         try:
             script = ensure_thumbor(install_log)
             servers[key] = stack.enter_context(run_thumbor(script, IMAGES, pool, log_dir))
         except PeerUnavailable as error:
             unavailable[key] = str(error)
+    if "ipx" not in wanted:
+        return servers
     try:
         servers["ipx"] = stack.enter_context(run_ipx(ensure_ipx(install_log), IMAGES, log_dir))
     except PeerUnavailable as error:
@@ -538,14 +542,15 @@ def run(args: argparse.Namespace, settings: dict[str, str], vips_env: dict[str, 
         pixgate = stack.enter_context(run_pixgate(server_settings, log_dir / "pixgate-peers.log"))
         servers = {"pixgate": pixgate}
         if transforms:
-            servers |= start_peers(stack, log_dir, unavailable)
+            servers |= start_peers(stack, log_dir, unavailable, set(args.systems))
         pids = ", ".join(f"{key} {server.pid}" for key, server in servers.items())
         print(f"  servers up ({pids})", flush=True)
         builder = UrlBuilder(pixgate.base_url, settings["PIXGATE_KEY"], settings["PIXGATE_SALT"])
         checks = run_checks(builder, servers, transforms)
 
         efforts = encoder_efforts(settings)
-        segments: dict[str, Segment] = {"bare": bare_segment(efforts, bare_env)}
+        bare = bare_segment(efforts, bare_env)
+        segments: dict[str, Segment] = {"bare": bare} if "bare" in args.systems else {}
         for key, server in servers.items():
             files = {}
             for transform in transforms:
@@ -560,7 +565,7 @@ def run(args: argparse.Namespace, settings: dict[str, str], vips_env: dict[str, 
 
         scaling: dict[str, dict[str, Tally]] = {}
         if args.scaling:
-            scaling = measure_scaling(args, builder, pixgate, segments["bare"], scratch)
+            scaling = measure_scaling(args, builder, pixgate, bare, scratch)
         cache_hits: dict[str, Any] | None = None
         if args.cache_hits:
             variant = builder.path(PHOTO.name, width=800, format="webp", quality=80)
@@ -976,7 +981,7 @@ def estimate_s(args: argparse.Namespace) -> float:
         len(args.transforms)
         * args.grid
         * len(args.concurrency)
-        * 5
+        * len(set(args.systems) | {"pixgate"})
         * (args.duration + args.rounds * per_segment)
     )
     scaling = len(SCALING) * 2 * (args.scaling_duration + args.rounds * per_segment)
@@ -1006,6 +1011,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[2, 4])
     parser.add_argument(
         "--transforms", nargs="+", choices=[t.key for t in TRANSFORMS], default=["T1", "T2", "T3"]
+    )
+    parser.add_argument(
+        "--systems",
+        nargs="+",
+        choices=[system.key for system in systems()],
+        default=[system.key for system in systems()],
+        help="systems in the comparison (pixgate always runs)",
     )
     parser.add_argument(
         "--scaling-duration", type=float, default=4.0, help="measured seconds per size per mode"
@@ -1065,9 +1077,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"pixgate peers: {error}", file=sys.stderr)
         return 2
     args.output.parent.mkdir(parents=True, exist_ok=True)
+    systems_count = len(set(args.systems) | {"pixgate"})
     print(
         f"pixgate peers: {len(args.transforms)} transforms x {len(args.concurrency)} "
-        f"concurrencies x 5 systems, about {estimate_s(args) / 60:.1f} min "
+        f"concurrencies x {systems_count} systems, about {estimate_s(args) / 60:.1f} min "
         f"(+ installing peers and making images on a first run)",
         flush=True,
     )

@@ -32,7 +32,6 @@ SCRIPT_PAYLOAD = b"<script>alert('pixgate')</script>"
 HTML_PAYLOAD = b"<html><body><h1>pixgate</h1>" + SCRIPT_PAYLOAD + b"</body></html>"
 GIF_JS_PAYLOAD = b"*/=alert('pixgate');"
 
-# Lossless WebP (VP8L) bitstreams are 1x1 here; frames and canvases are declared around them.
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _DEFLATE_BLOCK_ROWS = 256
 

@@ -9,6 +9,7 @@ response carries the safety headers, and the server answers /health after each.
 
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +77,23 @@ FORMAT_LIMITS = {"jpeg": 65_500, "png": 1 << 31, "webp": 16_383, "avif": 16_384,
 def test_every_corpus_entry_has_an_expectation() -> None:
     covered = {*REFUSED, *CARRIERS, *BIT_FLIPPED, *STRIPS, "gif-5000-tiny-frames"}
     assert covered == set(hostile.CORPUS)
+
+
+def test_the_png_bomb_is_a_real_one() -> None:
+    """Not just a lying header: its IDAT inflates to 50000 rows of 50000 pixels (312 MB)."""
+    data = hostile.png_bomb()
+    assert len(data) < 400_000
+    idat_length = int.from_bytes(data[33:37], "big")
+    assert data[37:41] == b"IDAT"
+    inflate = zlib.decompressobj()
+    pending, total = data[41 : 41 + idat_length], 0
+    while pending:
+        chunk = inflate.decompress(pending, 1 << 24)
+        assert chunk.count(0) == len(chunk)
+        total += len(chunk)
+        pending = inflate.unconsumed_tail
+    assert inflate.eof
+    assert total == 50_000 * (1 + 50_000 // 8)
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from proxy.errors import PixgateError, TooLarge, Unprocessable, UnsupportedMedia
-from proxy.probe import SourceFormat, SourceInfo, probe, sniff
-from tests import imagegen
+from proxy.probe import SourceFormat, SourceInfo, probe, sniff, tiff_directory_too_large
+from tests import hostile, imagegen
 
 MAX = 50_000_000
 
@@ -140,6 +140,35 @@ def test_unreadable_sources_are_422(make: Callable[[], bytes]) -> None:
     with pytest.raises(Unprocessable) as caught:
         probe(make(), max_pixels=MAX)
     assert caught.value.status == 422
+
+
+@pytest.mark.parametrize(
+    ("make", "refused"),
+    [
+        pytest.param(lambda: imagegen.tiff(40, 30), False, id="plain"),
+        pytest.param(lambda: hostile.tiff_many_tags(1024 - 15), False, id="1024-entries"),
+        pytest.param(lambda: hostile.tiff_many_tags(1025 - 15), True, id="1025-entries"),
+        pytest.param(lambda: hostile.tiff_many_tags(2000, page=2), True, id="on-page-2"),
+        pytest.param(hostile.tiff_directory_claiming, True, id="count-without-entries"),
+        pytest.param(hostile.bigtiff_huge_ifd, True, id="bigtiff-64-bit-count"),
+    ],
+)
+def test_tiff_directories_are_bounded_before_libtiff_reads_them(
+    make: Callable[[], bytes], refused: bool
+) -> None:
+    data = make()
+    assert tiff_directory_too_large(data) is refused
+    if refused:
+        with pytest.raises(Unprocessable, match="more than 1024 entries"):
+            probe(data, max_pixels=MAX)
+
+
+def test_cut_gif_is_refused_before_decoding() -> None:
+    data = imagegen.animated_gif(40, 30, 3)
+    assert probe(data, max_pixels=MAX).pages == 3
+    with pytest.raises(Unprocessable) as caught:
+        probe(data[: len(data) // 2], max_pixels=MAX)
+    assert caught.value.code == "corrupt_image"
 
 
 def test_truncated_body_passes_probe_header_only() -> None:

@@ -597,3 +597,24 @@ def test_configure_libvips_blocks_all_but_our_loaders() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
+
+
+@pytest.mark.parametrize(
+    ("output_format", "size"),
+    [
+        pytest.param(OutputFormat.WEBP, (1, 16_383), id="webp-tall"),
+        pytest.param(OutputFormat.AVIF, (16_384, 1), id="avif-wide"),
+        pytest.param(OutputFormat.JPEG, (1, 20_000), id="jpeg-fits-as-is"),
+        pytest.param(OutputFormat.PNG, (20_000, 1), id="png-fits-as-is"),
+    ],
+)
+def test_outputs_beyond_the_format_limit_are_scaled_down_to_fit(
+    output_format: OutputFormat, size: tuple[int, int]
+) -> None:
+    # A 1x20000 strip: a valid source no WebP or AVIF encoder can write at full size.
+    strip = (1, 20_000) if size[0] == 1 else (20_000, 1)
+    source = imagegen.png(imagegen.solid(*strip, RED))
+    rendered = run(source, output_format=output_format)
+    image = decode(rendered)
+    assert (rendered.width, rendered.height) == (image.width, image.height) == size
+    assert_colour(colour_at(image, 0, 0), RED)
