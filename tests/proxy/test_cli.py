@@ -11,6 +11,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -89,91 +91,91 @@ def test_settings_markdown(capsys: pytest.CaptureFixture[str]) -> None:
     assert "| `PIXGATE_STORAGE_URL` |" in capsys.readouterr().out
 
 
-def test_serve_dev_prints_working_urls(tmp_path: Path) -> None:
+@dataclass(frozen=True, slots=True)
+class DevServer:
+    """`pixgate serve --dev` as `make run` starts it, in a temporary folder."""
+
+    process: subprocess.Popen[str]
+    env: dict[str, str]
+    port: int
+    urls: list[str]  # the example URLs it printed
+
+
+PIXGATE_COMMAND = [sys.executable, "-c", "from proxy.cli import main; raise SystemExit(main())"]
+
+
+@pytest.fixture
+def dev_server(tmp_path: Path) -> Iterator[DevServer]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIXGATE_")}
+    env.update(
+        PIXGATE_BIND=f"127.0.0.1:{port}",
+        PIXGATE_STORAGE_URL=f"file://{tmp_path}/storage",
+        PIXGATE_DATABASE_URL=f"sqlite:///{tmp_path}/pixgate.db",
+        PYTHONUNBUFFERED="1",
+    )
+    process = subprocess.Popen(
+        [*PIXGATE_COMMAND, "serve", "--dev"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        yield DevServer(process, env, port, _read_urls(process, time.monotonic() + 60))
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            process.communicate(timeout=30)
+
+
+def test_serve_dev_prints_working_urls(dev_server: DevServer) -> None:
     """What `make run` does: a fresh storage dir, a throwaway key, URLs that answer."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PIXGATE_")}
-    env.update(
-        PIXGATE_BIND=f"127.0.0.1:{port}",
-        PIXGATE_STORAGE_URL=f"file://{tmp_path}/storage",
-        PIXGATE_DATABASE_URL=f"sqlite:///{tmp_path}/pixgate.db",
-        PYTHONUNBUFFERED="1",
-    )
-    command = [sys.executable, "-c", "from proxy.cli import main; raise SystemExit(main())"]
-    server = subprocess.Popen(
-        [*command, "serve", "--dev"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        urls = _read_urls(server, deadline=time.monotonic() + 60)
-        assert len(urls) >= 5
-        for url in urls:
-            with urllib.request.urlopen(url, timeout=30) as response:
-                assert response.status == 200
-                image = pyvips.Image.new_from_buffer(response.read(), "")
-                assert image.width > 0
-        with urllib.request.urlopen(urls[1], timeout=30) as response:  # 800px WebP
-            assert response.headers["Content-Type"] == "image/webp"
-            assert pyvips.Image.new_from_buffer(response.read(), "").width == 800
-    finally:
-        server.send_signal(signal.SIGTERM)
-        _, stderr = server.communicate(timeout=30)
+    urls = dev_server.urls
+    assert len(urls) >= 5
+    for url in urls:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            assert response.status == 200
+            image = pyvips.Image.new_from_buffer(response.read(), "")
+            assert image.width > 0
+    with urllib.request.urlopen(urls[1], timeout=30) as response:  # 800px WebP
+        assert response.headers["Content-Type"] == "image/webp"
+        assert pyvips.Image.new_from_buffer(response.read(), "").width == 800
+    dev_server.process.send_signal(signal.SIGTERM)
+    _, stderr = dev_server.process.communicate(timeout=30)
     assert "THROWAWAY signing key" in stderr
-    assert server.returncode == 0
+    assert dev_server.process.returncode == 0
 
 
-def test_dev_server_upload_metadata_delete(tmp_path: Path) -> None:
+def test_dev_server_upload_metadata_delete(dev_server: DevServer, tmp_path: Path) -> None:
     """The README's first steps: `make run`, then upload with the CLI, view, delete."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PIXGATE_")}
-    env.update(
-        PIXGATE_BIND=f"127.0.0.1:{port}",
-        PIXGATE_STORAGE_URL=f"file://{tmp_path}/storage",
-        PIXGATE_DATABASE_URL=f"sqlite:///{tmp_path}/pixgate.db",
-        PYTHONUNBUFFERED="1",
-    )
-    command = [sys.executable, "-c", "from proxy.cli import main; raise SystemExit(main())"]
-    server = subprocess.Popen(
-        [*command, "serve", "--dev"],
+    env, port, command = dev_server.env, dev_server.port, PIXGATE_COMMAND
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(imagegen.camera_jpeg(800, 600))
+    uploaded = subprocess.run(
+        [*command, "upload", str(photo), "--title", "first"],
         env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        capture_output=True,
         text=True,
+        timeout=60,
+        check=True,
     )
-    try:
-        _read_urls(server, deadline=time.monotonic() + 60)
-        photo = tmp_path / "photo.jpg"
-        photo.write_bytes(imagegen.camera_jpeg(800, 600))
-        uploaded = subprocess.run(
-            [*command, "upload", str(photo), "--title", "first"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=True,
-        )
-        body = json.loads(uploaded.stdout)
-        assert body["metadata"]["width"] == 800
-        with urllib.request.urlopen(body["urls"]["small"], timeout=30) as response:
-            assert pyvips.Image.new_from_buffer(response.read(), "").width == 150
-        base = f"http://127.0.0.1:{port}/api/v1/images/{body['image_id']}"
-        with urllib.request.urlopen(base + "/metadata", timeout=30) as response:
-            assert json.loads(response.read())["exif"]["camera_model"] == "Synthetic One"
-        delete = urllib.request.Request(
-            base, method="DELETE", headers={"X-Delete-Token": body["delete_token"]}
-        )
-        with urllib.request.urlopen(delete, timeout=30) as response:
-            assert response.status == 204
-        with pytest.raises(urllib.error.HTTPError) as gone:
-            urllib.request.urlopen(body["urls"]["small"], timeout=30)
-        assert gone.value.code == 404
-        gone.value.close()
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.communicate(timeout=30)
+    body = json.loads(uploaded.stdout)
+    assert body["metadata"]["width"] == 800
+    with urllib.request.urlopen(body["urls"]["small"], timeout=30) as response:
+        assert pyvips.Image.new_from_buffer(response.read(), "").width == 150
+    base = f"http://127.0.0.1:{port}/api/v1/images/{body['image_id']}"
+    with urllib.request.urlopen(base + "/metadata", timeout=30) as response:
+        assert json.loads(response.read())["exif"]["camera_model"] == "Synthetic One"
+    delete = urllib.request.Request(
+        base, method="DELETE", headers={"X-Delete-Token": body["delete_token"]}
+    )
+    with urllib.request.urlopen(delete, timeout=30) as response:
+        assert response.status == 204
+    with pytest.raises(urllib.error.HTTPError) as gone:
+        urllib.request.urlopen(body["urls"]["small"], timeout=30)
+    assert gone.value.code == 404
+    gone.value.close()
     assert (tmp_path / "pixgate.db").exists()
 
 
