@@ -11,7 +11,7 @@ from aiohttp import web
 
 from proxy.errors import PixgateError, RoutingError
 from proxy.keys import METRICS
-from proxy.responses import error_response
+from proxy.responses import SAFETY_HEADERS, error_response
 
 access_log = logging.getLogger("pixgate.access")
 error_log = logging.getLogger("pixgate.error")
@@ -34,6 +34,9 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
     started = time.perf_counter()
     response = await handler(request)
     response.headers["X-Request-Id"] = request_id
+    # Every answer, JSON included, is refused as a page; the web pages set their own policy.
+    for name, value in SAFETY_HEADERS.items():
+        response.headers.setdefault(name, value)
     elapsed = time.perf_counter() - started
     route, status = _route_name(request), str(response.status)
     metrics = request.app[METRICS]

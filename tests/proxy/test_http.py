@@ -476,3 +476,10 @@ async def test_storage_unreachable_is_502(make_client: ClientFactory, urls: UrlB
         "storage_error",
     )
     assert (await client.get("/ready")).status == 503
+
+
+@pytest.mark.parametrize("path", ["/health", "/ready", "/metrics"])
+async def test_every_response_refuses_to_be_a_page(client: Client, path: str) -> None:
+    response = await client.get(path)
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Content-Security-Policy"] == "default-src 'none'; sandbox"
