@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint typecheck unit bench clean pg docs nginx edge loadtest browser screenshots soak
+.PHONY: install run test lint typecheck unit bench bench-peers clean pg docs nginx wrk edge loadtest browser screenshots soak
 
 install: $(STAMP)
 
@@ -80,6 +80,23 @@ test: lint typecheck unit
 
 bench: install
 	$(BIN)/python -m loadtest.bench
+
+# pixgate vs the bare pyvips loop, thumbor and ipx (installed into var/peers on first use),
+# cost vs source size, memory under 24 MP, edge cache hits vs static nginx; about 8 minutes.
+# Figures in var/bench/peers.json and PNGs beside it; `--quick` for a smoke run.
+bench-peers: install nginx wrk
+	$(BIN)/python -m loadtest.peers
+
+# wrk, the load client of the cache-hit benchmark, from the OS packages.
+wrk:
+	@if command -v wrk >/dev/null 2>&1; then \
+		: ; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends wrk; \
+	else \
+		echo "wrk is missing: install it with 'sudo apt-get install wrk'" >&2; \
+		exit 1; \
+	fi
 
 # Locust, bounded: mixed traffic against pixgate alone and through the edge; fails the
 # build when errors pass 0.1% or p99 its bound. Reports land in var/loadtest/.

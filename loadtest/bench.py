@@ -39,6 +39,7 @@ import pyvips
 from pixgate_signing import UrlBuilder
 
 from config.settings import VARIABLES
+from loadtest.peers import main as peers_main
 from loadtest.processes import REPO, Server, run_child, run_pixgate
 from loadtest.procfs import peak_rss_bytes
 from loadtest.stats import Summary, summarize
@@ -680,6 +681,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=True,
         help="also measure the upload API against its pieces (loadtest.upload_bench)",
     )
+    parser.add_argument(
+        "--peers",
+        action="store_true",
+        help="then run the peer benchmark (loadtest.peers: thumbor, ipx, scaling, memory, edge)",
+    )
     parser.add_argument("--quick", action="store_true", help="a short smoke run")
     parser.add_argument(
         "--set",
@@ -808,6 +814,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         document["uploads"] = uploads
     args.output.write_text(json.dumps(document, indent=2) + "\n")
     print(f"\nresults: {args.output}  (run took {meta['elapsed_s']:.0f}s)")
+    if args.peers:
+        return peers_main(
+            [*(["--quick"] if args.quick else []), *(f"--set={k}={v}" for k, v in args.set.items())]
+        )
     return 0
 
 
