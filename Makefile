@@ -82,7 +82,7 @@ bench: install
 	$(BIN)/python -m loadtest.bench
 
 # pixgate vs the bare pyvips loop, thumbor and ipx (installed into var/peers on first use),
-# cost vs source size, memory under 24 MP, edge cache hits vs static nginx; about 8 minutes.
+# cost vs source size, memory under 24 MP, edge cache hits vs static nginx; about 7 minutes.
 # Figures in var/bench/peers.json and PNGs beside it; `--quick` for a smoke run.
 bench-peers: install nginx wrk
 	$(BIN)/python -m loadtest.peers

@@ -229,7 +229,8 @@ def peer_versions() -> dict[str, Any]:
     if node is not None and (IPX_DIR / "node_modules").exists():
         script = (
             "const s = require('sharp'); const v = s.versions; console.log(JSON.stringify({"
-            "ipx: require('ipx/package.json').version, sharp: v.sharp, libvips: v.vips, "
+            "ipx: JSON.parse(require('fs').readFileSync('node_modules/ipx/package.json')).version, "
+            "sharp: v.sharp, libvips: v.vips, "
             "aom: v.aom, webp: v.webp, mozjpeg: v.mozjpeg, node: process.versions.node, "
             "sharp_concurrency: s.concurrency(), uv_threadpool: process.env.UV_THREADPOOL_SIZE "
             "|| 4}))"

@@ -1064,7 +1064,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--plot", action=argparse.BooleanOptionalAction, default=True, help="PNGs in var/bench"
     )
-    parser.add_argument("--quick", action="store_true", help="a short smoke run (~2 min)")
+    parser.add_argument("--quick", action="store_true", help="a short smoke run (~1 min)")
     parser.add_argument(
         "--set",
         metavar="NAME=VALUE",
