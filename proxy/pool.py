@@ -80,6 +80,7 @@ class TransformPool:
         # Released when the thread is done, not when its caller stops waiting (timeout,
         # cancellation): a slot stands for a thread.
         future.add_done_callback(self._release)
+        future.add_done_callback(lambda _: deadline.release())
         # asyncio.wait neither cancels the job's future on timeout nor when we are cancelled.
         await asyncio.wait((future,), timeout=self._timeout)
         # The job may have stopped itself at the deadline a moment before the wait ended.

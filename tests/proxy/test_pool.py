@@ -155,3 +155,35 @@ async def test_a_cancelled_caller_does_not_free_the_slot_early() -> None:
     assert await pool.run(int, "3") == 3
     assert metrics.in_flight._value.get() == 0
     pool.close()
+
+
+async def test_watched_images_are_freed_without_the_cycle_collector() -> None:
+    """A deadline forgets its images when the job returns, so no reference cycle keeps a
+    request's images (and their source bytes) alive until a garbage collection."""
+    import gc
+
+    import pyvips
+
+    pool = TransformPool(1, 1, Metrics(), timeout=30.0)
+    seen: list[Deadline] = []
+
+    def job(deadline: Deadline) -> float:
+        seen.append(deadline)
+        image = deadline.watch(pyvips.Image.black(64, 64) + 1)
+        return float(image.avg())
+
+    gc.collect()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)  # what a collection finds unreachable lands in gc.garbage
+    try:
+        assert await pool.run_with_deadline(job) == 1.0
+        await asyncio.sleep(0)  # the done callbacks run on the loop
+        assert seen[0]._watched == []
+        seen.clear()
+        gc.collect()
+        assert not [o for o in gc.garbage if isinstance(o, pyvips.Image)]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+        pool.close()
