@@ -39,13 +39,14 @@ import pyvips
 from pixgate_signing import UrlBuilder
 
 from config.settings import VARIABLES
+from loadtest.imageset import photo
 from loadtest.peers import main as peers_main
 from loadtest.processes import REPO, Server, run_child, run_pixgate
 from loadtest.procfs import peak_rss_bytes
 from loadtest.stats import Summary, summarize
 from loadtest.upload_bench import UploadPlan, run_uploads
 from loadtest.upload_bench import report as upload_report
-from tests.imagegen import jpeg, landscape
+from tests.imagegen import jpeg
 from tests.s3server import aws_test_env, create_bucket, run_moto_server, s3_client
 
 DEFAULT_OUTPUT = REPO / "var" / "bench" / "results.json"
@@ -262,13 +263,7 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
 
 def make_source() -> bytes:
     """A photo-like JPEG: the test landscape plus detail that survives the downscale."""
-    width, height = SOURCE_SIZE
-    detail = pyvips.Image.gaussnoise(width // 4, height // 4, sigma=8, mean=0, seed=5).resize(
-        4, kernel="cubic"
-    )
-    grain = pyvips.Image.gaussnoise(width, height, sigma=3, mean=0, seed=9)
-    image = (landscape(width, height) + detail + grain).cast("uchar").copy(interpretation="srgb")
-    return jpeg(image, quality=SOURCE_QUALITY)
+    return jpeg(photo(*SOURCE_SIZE), quality=SOURCE_QUALITY)
 
 
 def make_workloads(

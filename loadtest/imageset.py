@@ -66,12 +66,13 @@ SCALING = (
 )
 
 
-def photo(width: int, height: int) -> Any:
-    """The benchmark photo as a pyvips image (as loadtest.bench makes its source)."""
+def photo(width: int, height: int, *, grain_sigma: float = 3.0) -> Any:
+    """The benchmarks' photo-like image: the test landscape, detail that survives the
+    downscale, and sensor-like grain (loadtest.bench, upload_bench and the peers use it)."""
     detail = pyvips.Image.gaussnoise(width // 4, height // 4, sigma=8, mean=0, seed=5).resize(
         4, kernel="cubic"
     )
-    grain = pyvips.Image.gaussnoise(width, height, sigma=3, mean=0, seed=9)
+    grain = pyvips.Image.gaussnoise(width, height, sigma=grain_sigma, mean=0, seed=9)
     image = (landscape(width, height) + detail + grain).cast("uchar")
     return image.copy(interpretation="srgb")
 

@@ -20,13 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-import pyvips
 
 from config.settings import VARIABLES
+from loadtest.imageset import photo
 from loadtest.processes import run_child, run_pixgate
 from loadtest.procfs import peak_rss_bytes
 from loadtest.stats import percentile
-from tests.imagegen import CameraTags, landscape, with_metadata
+from tests.imagegen import CameraTags, with_metadata
 from tests.pgserver import PostgresNotInstalled, create_database, run_postgres
 from tests.s3server import MotoServer, create_bucket, s3_client
 
@@ -86,13 +86,8 @@ def summarize(latencies_ms: list[float], errors: int, wall_s: float) -> UploadSu
 
 
 def make_photo() -> bytes:
-    """A ~5 MB camera-like JPEG: the test landscape, sensor-like grain, camera EXIF."""
-    width, height = PHOTO_SIZE
-    detail = pyvips.Image.gaussnoise(width // 4, height // 4, sigma=8, mean=0, seed=5).resize(
-        4, kernel="cubic"
-    )
-    grain = pyvips.Image.gaussnoise(width, height, sigma=4, mean=0, seed=9)
-    image = (landscape(width, height) + detail + grain).cast("uchar").copy(interpretation="srgb")
+    """A ~5 MB camera-like JPEG: the benchmark photo with stronger grain, camera EXIF."""
+    image = photo(*PHOTO_SIZE, grain_sigma=4)
     return bytes(with_metadata(image, camera=CameraTags()).jpegsave_buffer(Q=PHOTO_QUALITY))
 
 
