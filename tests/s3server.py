@@ -235,7 +235,13 @@ async def fake_store(response: bytes | None) -> AsyncIterator[FakeStore]:
         yield FakeStore(f"http://127.0.0.1:{port}", request_lines)
     finally:
         server.close()
+        # A connection accepted just now has a handler that has not run yet: let it start
+        # and register its writer, so that every accepted socket is closed below.
+        await asyncio.sleep(0)
         for writer in writers:
             writer.close()
         await asyncio.gather(*handlers, return_exceptions=True)
+        for writer in writers:
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
         await server.wait_closed()
