@@ -1,11 +1,13 @@
 """A time limit that libvips itself obeys.
 
 A thread running libvips cannot be killed from outside, but libvips checks a per-image kill
-flag whenever it computes a region, and reports progress through the ``eval`` signal while
-an image is evaluated. `Deadline.watch` connects to that signal and sets the kill flag once
-the deadline has passed, so the running operation fails within a tile or two and the thread
-returns to the pool. Work libvips does not report progress for (an encoder's own loop after
-the pixels were computed, such as AV1 encoding) still runs to its end.
+flag whenever it computes a region of that image or of one derived from it. A job registers
+the images it evaluates with `Deadline.watch`; when the deadline passes, the transform pool
+calls `Deadline.expire` from the event loop, which sets their kill flags, so the running
+operation fails within a tile and the thread returns to the pool. Nothing runs per tile:
+libvips' progress signals, which would call back into Python for every batch of tiles,
+stay off. Work that computes no regions (an encoder's own loop after the pixels were
+computed, such as AV1 encoding) still runs to its end.
 """
 
 from __future__ import annotations
@@ -17,11 +19,7 @@ from proxy.errors import TransformTimeout
 
 
 class Deadline:
-    """The monotonic time by which a transform must be done.
-
-    Keeps every watched image alive: pyvips drops a signal handler with the Python object it
-    was connected on, and a later signal would then reach freed memory.
-    """
+    """The monotonic time by which a transform must be done, and the images to stop then."""
 
     __slots__ = ("_expired", "_watched", "at", "seconds")
 
@@ -41,17 +39,21 @@ class Deadline:
     def watch(self, image: Any) -> Any:
         """Make the evaluation of `image`, and of every image later derived from it, stop with
         a libvips error once the deadline passes. Returns `image`."""
-        image.set_progress(True)
-        image.signal_connect("eval", self._on_eval)
         self._watched.append(image)
+        # After the append: an `expire` running now has either seen the image or set the flag.
+        if self.expired:
+            image.set_kill(True)
         return image
 
-    def release(self) -> None:
-        """Forget the watched images once their thread has returned (no `eval` can come then).
+    def expire(self) -> None:
+        """Stop every watched image now; called once the deadline has passed."""
+        self._expired = True
+        for image in tuple(self._watched):
+            image.set_kill(True)
 
-        Each image's handler holds this deadline, so keeping them here would be a reference
-        cycle: every request's images, and the source bytes they keep alive, would wait for
-        Python's cyclic collector (measured: 24 MP renders held ~6 MB each, 437 MB peak)."""
+    def release(self) -> None:
+        """Forget the watched images once their thread has returned: they and the source
+        bytes they keep alive are freed at once, not kept until the deadline's own end."""
         self._watched.clear()
 
     def check(self) -> None:
@@ -63,8 +65,3 @@ class Deadline:
         return TransformTimeout(
             f"the transform took longer than {self.seconds:g} s and was stopped; retry later"
         )
-
-    def _on_eval(self, image: Any, progress: Any) -> None:
-        # Runs in libvips' evaluating thread, once per batch of tiles.
-        if self.expired:
-            image.set_kill(True)

@@ -187,3 +187,71 @@ async def test_watched_images_are_freed_without_the_cycle_collector() -> None:
         gc.garbage.clear()
         gc.enable()
         pool.close()
+
+
+def _slow_libvips(deadline: Deadline, outcome: list[str]) -> None:
+    """A libvips pipeline of several seconds (a large blur), watched by its deadline; like
+    the real pipeline, it reports a kill past the deadline as a timeout."""
+    import pyvips
+
+    image = deadline.watch(pyvips.Image.gaussnoise(4000, 3000).gaussblur(60))
+    try:
+        image.avg()
+        outcome.append("finished")
+    except pyvips.Error:
+        outcome.append("killed")
+        raise deadline.error() from None
+
+
+@pytest.mark.parametrize("caller_waits", [True, False], ids=["caller-waits", "caller-gone"])
+async def test_libvips_is_killed_at_the_deadline(caller_waits: bool) -> None:
+    """The pool kills the watched images at the deadline, whether or not the caller is still
+    waiting (a client that disconnected must not leave a thread at work for seconds)."""
+    metrics = Metrics()
+    pool = TransformPool(1, 1, metrics, timeout=0.2)
+    outcome: list[str] = []
+    started = time.monotonic()
+    caller = asyncio.ensure_future(pool.run_with_deadline(_slow_libvips, outcome))
+    if caller_waits:
+        with pytest.raises(TransformTimeout):
+            await caller
+    else:
+        await asyncio.sleep(0.05)
+        caller.cancel()
+    for _ in range(250):  # the thread's return is only seen through the gauge
+        if not metrics.in_flight._value.get():
+            break
+        await asyncio.sleep(0.02)
+    assert outcome == ["killed"]
+    assert time.monotonic() - started < 1.5
+    pool.close()
+
+
+async def test_an_image_watched_after_the_deadline_is_killed_at_once() -> None:
+    import pyvips
+
+    deadline = Deadline(0.0)
+    # A size no other test uses: libvips' operation cache must not answer from memory.
+    image = deadline.watch(pyvips.Image.black(67, 61) + 3)
+    with pytest.raises(pyvips.Error):
+        image.avg()
+
+
+async def test_a_job_whose_caller_left_the_queue_never_runs() -> None:
+    metrics = Metrics()
+    pool = TransformPool(1, 2, metrics)
+    gate = threading.Event()
+    ran: list[int] = []
+    running = asyncio.ensure_future(pool.run(_blocking, gate, 1))
+    queued = asyncio.ensure_future(pool.run(ran.append, 2))
+    await asyncio.sleep(0.05)
+    assert metrics.queued._value.get() == 1
+    queued.cancel()
+    await asyncio.sleep(0.01)
+    assert metrics.queued._value.get() == 0
+    gate.set()
+    assert await running == 1
+    assert await pool.run(int, "4") == 4
+    assert ran == []
+    assert metrics.in_flight._value.get() == 0
+    pool.close()
