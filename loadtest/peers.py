@@ -600,6 +600,7 @@ def run(args: argparse.Namespace, settings: dict[str, str], vips_env: dict[str, 
         "pixgate_overrides": {k: v for k, v in settings.items() if k in args.set},
         "vips_env": vips_env,
         "pixgate_concurrency": setting("PIXGATE_CONCURRENCY", settings),
+        "pixgate_vips_threads": setting("PIXGATE_VIPS_THREADS", settings),
         "efforts": encoder_efforts(settings),
         "duration_s": args.duration,
         "rounds": args.rounds,
@@ -712,6 +713,10 @@ def report(run_: Run) -> list[str]:
         f"{meta['platform']}, Python {meta['python']}, libvips {meta['libvips']}; "
         f"pixgate at {meta['git']}"
     )
+    out(
+        "  bare pyvips: thumbnail + save from bytes in memory, one thread per client, libvips' "
+        "defaults (threads per image = cores) unless --set gives VIPS_*; pixgate's encoder efforts"
+    )
     peers = meta["peers"]
     if "thumbor" in peers:
         t = peers["thumbor"]
@@ -728,7 +733,8 @@ def report(run_: Run) -> list[str]:
             f"{i['uv_threadpool']}): `ipx serve --dir`, defaults"
         )
     out(
-        f"  pixgate: PIXGATE_CONCURRENCY={meta['pixgate_concurrency']}, WebP effort "
+        f"  pixgate: PIXGATE_CONCURRENCY={meta['pixgate_concurrency']}, "
+        f"PIXGATE_VIPS_THREADS={meta.get('pixgate_vips_threads', '-')}, WebP effort "
         f"{meta['efforts']['webp']}, AVIF effort {meta['efforts']['avif']}, file storage, source "
         f"cache on (holds the original, as the bare loop holds its bytes)"
         + (f"; --set {meta['pixgate_overrides']}" if meta["pixgate_overrides"] else "")

@@ -59,7 +59,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         timeout_seconds=settings.fetch_timeout,
         max_attempts=settings.fetch_attempts,
     )
-    configure_libvips()
+    configure_libvips(concurrency=settings.vips_threads)
     async with open_storages(
         settings.storage_schemes, storage_settings, _file_roots(settings)
     ) as storages:

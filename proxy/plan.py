@@ -70,7 +70,7 @@ class EncoderDefaults:
     """Quality and effort used when a URL does not set them."""
 
     quality: tuple[tuple[OutputFormat, int], ...] = _DEFAULT_QUALITY
-    webp_effort: int = 4
+    webp_effort: int = 2
     avif_effort: int = 2
 
     def quality_for(self, output_format: OutputFormat) -> int:
