@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint typecheck unit bench bench-peers clean pg docs nginx wrk edge loadtest browser screenshots soak
+.PHONY: install run test lint typecheck unit bench bench-proxy bench-peers clean pg docs nginx wrk edge loadtest browser screenshots soak
 
 install: $(STAMP)
 
@@ -78,7 +78,9 @@ unit: install pg nginx browser
 
 test: lint typecheck unit
 
-bench: install
+# The whole benchmark, about 11 minutes: pixgate vs the bare pyvips loop over S3 and the
+# upload section (loadtest.bench, ~3 min), then bench-peers below.
+bench: install nginx wrk
 	$(BIN)/python -m loadtest.bench
 
 # pixgate vs the bare pyvips loop, thumbor and ipx (installed into var/peers on first use),
@@ -86,6 +88,10 @@ bench: install
 # Figures in var/bench/peers.json and PNGs beside it; `--quick` for a smoke run.
 bench-peers: install nginx wrk
 	$(BIN)/python -m loadtest.peers
+
+# Only the first part of `bench`: pixgate vs the bare loop over S3, and uploads.
+bench-proxy: install
+	$(BIN)/python -m loadtest.bench --no-peers
 
 # wrk, the load client of the cache-hit benchmark, from the OS packages.
 wrk:

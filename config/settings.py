@@ -413,6 +413,15 @@ class Settings:
         )
 
 
+def variable_value(name: str, overrides: Mapping[str, str] | None = None) -> Any:
+    """One variable's parsed value: from `overrides` when given there, else its default.
+    Raises KeyError for a name that is no variable, ValueError for a bad value."""
+    variable = next((v for v in VARIABLES if v.name == name), None)
+    if variable is None:
+        raise KeyError(name)
+    return variable.parse((overrides or {}).get(name, variable.default))
+
+
 def load_settings(env: Mapping[str, str] | None = None, *, dev: bool = False) -> Settings:
     """Read and validate every variable; raise SettingsError naming the first bad one."""
     source = os.environ if env is None else env

@@ -1,6 +1,8 @@
-"""pixgate against a bare pyvips loop, in one run on this machine (`make bench`).
+"""pixgate against a bare pyvips loop, then against its peers, in one run on this machine
+(`make bench`).
 
     python -m loadtest.bench [--duration 20] [--concurrency 2 4] [--rounds 4] [--quick]
+                             [--no-uploads] [--no-peers]
 
 1. Make a 4000x3000 photo-like JPEG (q90) in memory; put it in moto's standalone S3 server.
 2. Start pixgate on a free loopback port, reading that bucket, with its default settings
@@ -11,6 +13,8 @@
    process), in ABBA order so both see the same machine.
 4. Print requests/s, latency percentiles, errors, the pixgate/bare ratios, CPU and peak RSS;
    write everything to var/bench/results.json.
+5. Uploads (`loadtest.upload_bench`), then the peer benchmark (`loadtest.peers`: thumbor,
+   ipx, cost against source size, memory, edge cache hits) unless --no-peers.
 
 Every process started here is stopped by its PID on exit, Ctrl-C or failure.
 """
@@ -38,7 +42,7 @@ from typing import Any
 import pyvips
 from pixgate_signing import UrlBuilder
 
-from config.settings import VARIABLES
+from config.settings import VARIABLES, variable_value
 from loadtest.imageset import photo
 from loadtest.peers import main as peers_main
 from loadtest.processes import REPO, Server, run_child, run_pixgate
@@ -104,9 +108,8 @@ class ServerConfig:
                 raise ValueError(f"--set {name}: not a PIXGATE_* variable the benchmark allows")
 
         def value(name: str) -> Any:
-            variable = variables[name]
             try:
-                return variable.parse(overrides.get(name, variable.default))
+                return variable_value(name, overrides)
             except ValueError as error:
                 raise ValueError(f"--set {name}: {error}") from None
 
@@ -678,7 +681,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--peers",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
+        default=True,
         help="then run the peer benchmark (loadtest.peers: thumbor, ipx, scaling, memory, edge)",
     )
     parser.add_argument("--quick", action="store_true", help="a short smoke run")

@@ -54,7 +54,7 @@ from typing import Any
 import pyvips
 from pixgate_signing import UrlBuilder
 
-from config.settings import VARIABLES
+from config.settings import VARIABLES, variable_value
 from loadtest import cachebench, imageset
 from loadtest.imageset import CUTOUT, PHOTO, SCALING, Source
 from loadtest.peer_servers import (
@@ -358,15 +358,10 @@ def parse_overrides(pairs: Mapping[str, str]) -> tuple[dict[str, str], dict[str,
     return settings, vips_env
 
 
-def setting(name: str, overrides: Mapping[str, str]) -> Any:
-    variable = next(v for v in VARIABLES if v.name == name)
-    return variable.parse(overrides.get(name, variable.default))
-
-
 def encoder_efforts(overrides: Mapping[str, str]) -> dict[str, int]:
     return {
-        "webp": setting("PIXGATE_WEBP_EFFORT", overrides),
-        "avif": setting("PIXGATE_AVIF_EFFORT", overrides),
+        "webp": variable_value("PIXGATE_WEBP_EFFORT", overrides),
+        "avif": variable_value("PIXGATE_AVIF_EFFORT", overrides),
     }
 
 
@@ -502,7 +497,7 @@ def measure_memory(
         "megapixels": source.megapixels,
         "clients": MEMORY_CLIENTS,
         "seconds": args.memory_duration,
-        "server_concurrency": setting("PIXGATE_CONCURRENCY", settings),
+        "server_concurrency": variable_value("PIXGATE_CONCURRENCY", settings),
         "rss_after_start_bytes": idle,
         "peak_rss_bytes": peak,
         "rss_at_end_bytes": rss_now,
@@ -599,8 +594,8 @@ def run(args: argparse.Namespace, settings: dict[str, str], vips_env: dict[str, 
         "peers": peer_versions(),
         "pixgate_overrides": {k: v for k, v in settings.items() if k in args.set},
         "vips_env": vips_env,
-        "pixgate_concurrency": setting("PIXGATE_CONCURRENCY", settings),
-        "pixgate_vips_threads": setting("PIXGATE_VIPS_THREADS", settings),
+        "pixgate_concurrency": variable_value("PIXGATE_CONCURRENCY", settings),
+        "pixgate_vips_threads": variable_value("PIXGATE_VIPS_THREADS", settings),
         "efforts": encoder_efforts(settings),
         "duration_s": args.duration,
         "rounds": args.rounds,

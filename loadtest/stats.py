@@ -30,6 +30,7 @@ class Summary:
     mean_ms: float
     p50_ms: float
     p90_ms: float
+    p95_ms: float
     p99_ms: float
     max_ms: float
 
@@ -48,6 +49,7 @@ def summarize(latencies_ms: Sequence[float], errors: int, window_s: float) -> Su
         mean_ms=sum(ordered) / count if count else math.nan,
         p50_ms=percentile(ordered, 0.50),
         p90_ms=percentile(ordered, 0.90),
+        p95_ms=percentile(ordered, 0.95),
         p99_ms=percentile(ordered, 0.99),
         max_ms=ordered[-1] if ordered else math.nan,
     )

@@ -21,11 +21,11 @@ from typing import Any
 
 import psycopg
 
-from config.settings import VARIABLES
+from config.settings import variable_value
 from loadtest.imageset import photo
 from loadtest.processes import run_child, run_pixgate
 from loadtest.procfs import peak_rss_bytes
-from loadtest.stats import percentile
+from loadtest.stats import summarize
 from tests.imagegen import CameraTags, with_metadata
 from tests.pgserver import PostgresNotInstalled, create_database, run_postgres
 from tests.s3server import MotoServer, create_bucket, s3_client
@@ -56,44 +56,10 @@ class UploadPlan:
         return cls(sequential=10, concurrent=16, warmup=1)
 
 
-@dataclass(frozen=True, slots=True)
-class UploadSummary:
-    """Successful uploads of one mode in one phase; latencies in ms."""
-
-    completed: int
-    errors: int
-    wall_s: float
-    per_second: float
-    mean_ms: float
-    p50_ms: float
-    p95_ms: float
-    max_ms: float
-
-
-def summarize(latencies_ms: list[float], errors: int, wall_s: float) -> UploadSummary:
-    ordered = sorted(latencies_ms)
-    count = len(ordered)
-    return UploadSummary(
-        completed=count,
-        errors=errors,
-        wall_s=wall_s,
-        per_second=count / wall_s if wall_s > 0 else math.nan,
-        mean_ms=sum(ordered) / count if count else math.nan,
-        p50_ms=percentile(ordered, 0.50),
-        p95_ms=percentile(ordered, 0.95),
-        max_ms=ordered[-1] if ordered else math.nan,
-    )
-
-
 def make_photo() -> bytes:
     """A ~5 MB camera-like JPEG: the benchmark photo with stronger grain, camera EXIF."""
     image = photo(*PHOTO_SIZE, grain_sigma=4)
     return bytes(with_metadata(image, camera=CameraTags()).jpegsave_buffer(Q=PHOTO_QUALITY))
-
-
-def _setting(name: str, overrides: dict[str, str]) -> Any:
-    variable = next(variable for variable in VARIABLES if variable.name == name)
-    return variable.parse(overrides.get(name, variable.default))
 
 
 def run_uploads(
@@ -118,7 +84,7 @@ def run_uploads(
     photo_path = scratch / "upload-photo.jpg"
     photo_path.write_bytes(photo)
     create_bucket(moto.endpoint_url, UPLOAD_BUCKET)
-    pool_size = _setting("PIXGATE_CONCURRENCY", overrides)
+    pool_size = variable_value("PIXGATE_CONCURRENCY", overrides)
     with contextlib.ExitStack() as stack:
         try:
             postgres = stack.enter_context(run_postgres())
@@ -161,7 +127,7 @@ def run_uploads(
                 "--concurrency", str(plan.concurrency),
                 "--warmup", str(plan.warmup),
                 "--pool-size", str(pool_size),
-                "--max-pixels", str(_setting("PIXGATE_MAX_SRC_PIXELS", overrides)),
+                "--max-pixels", str(variable_value("PIXGATE_MAX_SRC_PIXELS", overrides)),
                 "--tag", secrets.token_hex(8),
             ],
             DRIVER_TIMEOUT_S,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from config import Settings, SettingsError, load_settings
-from config.settings import VARIABLES, markdown_table
+from config.settings import VARIABLES, markdown_table, variable_value
 
 KEYS = {"PIXGATE_KEY": "736563726574", "PIXGATE_SALT": "68656C6C6F"}
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -102,3 +102,22 @@ def test_every_setting_has_a_variable() -> None:
 
 def test_readme_documents_every_variable() -> None:
     assert markdown_table() in README.read_text()
+
+
+@pytest.mark.parametrize(
+    ("name", "overrides", "expected"),
+    [
+        pytest.param("PIXGATE_WEBP_EFFORT", {}, 2, id="default"),
+        pytest.param("PIXGATE_WEBP_EFFORT", {"PIXGATE_WEBP_EFFORT": "5"}, 5, id="override"),
+        pytest.param("PIXGATE_VIPS_THREADS", {"PIXGATE_QUALITY": "50"}, 1, id="other-overridden"),
+    ],
+)
+def test_variable_value(name: str, overrides: dict[str, str], expected: object) -> None:
+    assert variable_value(name, overrides) == expected
+
+
+def test_variable_value_refuses_bad_values_and_unknown_names() -> None:
+    with pytest.raises(ValueError, match="at most 6"):
+        variable_value("PIXGATE_WEBP_EFFORT", {"PIXGATE_WEBP_EFFORT": "9"})
+    with pytest.raises(KeyError):
+        variable_value("PIXGATE_NO_SUCH_THING")
