@@ -51,9 +51,10 @@ class Limits:
 
 
 # Measured on 4000x3000 JPEGs -> 800 px WebP/AVIF (a smooth and a grainy one, 2 cores):
-# WebP effort 4 is libwebp's balanced method. AVIF effort 2 keeps an 800px AVIF within
-# about 1.4x WebP's CPU per image under load (effort 3: 2.5x; 4+: 3-5x for ~10% fewer
-# bytes), measured by `make bench`.
+# WebP effort 2 costs a quarter less CPU than libwebp's balanced 4 for 0.6% more bytes
+# (3 buys nothing over 4). AVIF effort 2 keeps an 800px AVIF within about 2x WebP's time
+# per image under load (effort 3: 2.5x the old WebP; 4+: 3-5x for ~10% fewer bytes),
+# measured by `make bench` (docs/performance.md).
 # AVIF 55 matches or beats the PSNR of JPEG 80 with a margin for AV1's texture smoothing.
 _DEFAULT_QUALITY: tuple[tuple[OutputFormat, int], ...] = (
     (OutputFormat.JPEG, 80),
