@@ -33,7 +33,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -47,7 +47,7 @@ from loadtest.imageset import photo
 from loadtest.peers import main as peers_main
 from loadtest.processes import REPO, Server, run_child, run_pixgate
 from loadtest.procfs import peak_rss_bytes
-from loadtest.stats import Summary, summarize
+from loadtest.stats import Summary, WindowTally
 from loadtest.upload_bench import UploadPlan, run_uploads
 from loadtest.upload_bench import report as upload_report
 from tests.imagegen import jpeg
@@ -140,55 +140,19 @@ class Workload:
 
 
 @dataclass(slots=True)
-class ModeResult:
-    """One mode of one workload: its segments added together."""
+class ModeResult(WindowTally):
+    """One mode of one workload: its segments added together, with pixgate's own metrics."""
 
-    latencies_ms: list[float] = field(default_factory=list)
-    errors: int = 0
-    window_s: float = 0.0
-    measured_s: float = 0.0
-    cpu_s: float = 0.0  # pixgate server or bare loop
-    loop_cpu_s: float = 0.0  # pixgate's event-loop thread
-    client_cpu_s: float = 0.0
-    machine_busy_s: float = 0.0
-    output_bytes: float = 0.0
-    segment_rates: list[float] = field(default_factory=list)
-    error_samples: list[str] = field(default_factory=list)
-    statuses: dict[str, int] = field(default_factory=dict)
     server_means_ms: dict[str, float] = field(default_factory=dict)
     source_reads: dict[str, float] = field(default_factory=dict)
-    peak_rss_bytes: int = 0
     _metric_sums: dict[str, float] = field(default_factory=dict)
 
-    def add(self, raw: dict[str, Any], own_cpu_key: str) -> None:
-        latencies = raw["latencies_ms"]
-        self.latencies_ms.extend(latencies)
-        self.errors += raw["errors"]
-        self.window_s += raw["window_s"]
-        self.measured_s += raw["measured_s"]
-        self.cpu_s += raw[own_cpu_key]
-        self.client_cpu_s += raw.get("client_cpu_s", 0.0)
-        self.loop_cpu_s += raw.get("server_loop_cpu_s", 0.0)
-        self.machine_busy_s += raw["machine_busy_s"]
-        self.segment_rates.append(len(latencies) / raw["window_s"])
-        self.error_samples.extend(raw.get("error_samples", [])[:3])
-        for status, count in raw.get("statuses", {}).items():
-            self.statuses[status] = self.statuses.get(status, 0) + count
-        self.output_bytes = max(
-            self.output_bytes, raw.get("output_bytes", raw.get("body_bytes_mean", 0))
-        )
-        if "peak_rss_bytes" in raw:
-            self.peak_rss_bytes = max(self.peak_rss_bytes, raw["peak_rss_bytes"])
+    def add(self, raw: Mapping[str, Any], cpu_key: str = "cpu_s") -> None:
+        # Named, not super(): a slots dataclass is a new class, without super()'s cell.
+        WindowTally.add(self, raw, cpu_key)
         if "metrics_before" in raw:
             for key, value in metric_deltas(raw["metrics_before"], raw["metrics_after"]).items():
                 self._metric_sums[key] = self._metric_sums.get(key, 0.0) + value
-
-    def cpu_ms_per_item(self, cpu_s: float | None = None) -> float:
-        """CPU time of the server (or bare loop) per completed image, in ms."""
-        if not self.latencies_ms or not self.measured_s:
-            return math.nan
-        spent = self.cpu_s if cpu_s is None else cpu_s
-        return spent * (self.window_s / self.measured_s) / len(self.latencies_ms) * 1000
 
     def finish(self) -> Summary:
         sums = self._metric_sums
@@ -202,7 +166,7 @@ class ModeResult:
         for key in ("cache_hit", "cache_miss", "fetches"):
             if key in sums:
                 self.source_reads[key] = sums[key]
-        return summarize(self.latencies_ms, self.errors, self.window_s)
+        return self.summary()
 
 
 # --- Prometheus samples read by the load client ----------------------------------------------
@@ -459,7 +423,7 @@ def report(
                 f"{workload.output_format.upper() + ' ' + str(TARGET_WIDTH) + 'px':<12} "
                 f"{MODE_LABELS[mode]:<12} {workload.concurrency:>4} "
                 f"{summary.per_second:>7.1f} {summary.p50_ms:>8.1f} {summary.p99_ms:>8.1f} "
-                f"{summary.errors:>6} {result.cpu_ms_per_item():>10.1f}"
+                f"{summary.errors:>6} {result.cpu_ms_per_request:>10.1f}"
             )
     out("")
     out(
@@ -481,7 +445,7 @@ def report(
             f"{_ratio(sums['pixgate'].p50_ms, sums['bare'].p50_ms):>5.2f} "
             f"{_ratio(sums['pixgate'].p99_ms, sums['bare'].p99_ms):>5.2f} "
             f"{_ratio(sums['pixgate'].mean_ms, sums['bare'].mean_ms):>5.2f} "
-            f"{_ratio(pixgate.cpu_ms_per_item(), bare.cpu_ms_per_item()):>8.2f}"
+            f"{_ratio(pixgate.cpu_ms_per_request, bare.cpu_ms_per_request):>8.2f}"
         )
     out(
         "  (CPU/img: pixgate server process vs bare loop process, CPU time per image; "
@@ -494,20 +458,20 @@ def report(
         out(
             f"  {workload.name:<8} pixgate server {pixgate.cpu_s / pixgate.measured_s:.2f} "
             f"(of which its event-loop thread "
-            f"{pixgate.cpu_ms_per_item(pixgate.loop_cpu_s):.1f} ms CPU/request), "
+            f"{pixgate.per_request_ms(pixgate.loop_cpu_s):.1f} ms CPU/request), "
             f"load client {pixgate.client_cpu_s / pixgate.measured_s:.2f} "
-            f"({pixgate.cpu_ms_per_item(pixgate.client_cpu_s):.1f} ms CPU/request), "
-            f"other processes {_other(pixgate):.2f}"
+            f"({pixgate.per_request_ms(pixgate.client_cpu_s):.1f} ms CPU/request), "
+            f"other processes {pixgate.other_cores:.2f}"
         )
         out(
             f"  {'':<8} bare loop {bare.cpu_s / bare.measured_s:.2f}, "
-            f"other processes {_other(bare):.2f}"
+            f"other processes {bare.other_cores:.2f}"
         )
     out(
         "  (the load client is a separate process sharing the same cores; 'other processes' "
         "is machine-wide busy time minus ours)"
     )
-    busiest = max(_other(results[w.name][m]) for w in workloads for m in MODES)
+    busiest = max(results[w.name][m].other_cores for w in workloads for m in MODES)
     if busiest > BUSY_MACHINE_CORES:
         out(
             f"  WARNING: other processes used up to {busiest:.2f} cores during a measurement; "
@@ -553,7 +517,8 @@ def report(
         for mode in MODES:
             webp, avif = summaries[webp_key][mode], summaries[avif_key][mode]
             cpu = _ratio(
-                results[avif_key][mode].cpu_ms_per_item(), results[webp_key][mode].cpu_ms_per_item()
+                results[avif_key][mode].cpu_ms_per_request,
+                results[webp_key][mode].cpu_ms_per_request,
             )
             out(
                 f"  {MODE_LABELS[mode]:<12} {_ratio(webp.per_second, avif.per_second):.2f}x "
@@ -565,11 +530,6 @@ def report(
         if pixgate.errors:
             out(f"errors in {workload.name}: {pixgate.statuses} e.g. {pixgate.error_samples[:3]}")
     return lines
-
-
-def _other(result: ModeResult) -> float:
-    ours = result.cpu_s + result.client_cpu_s
-    return max(0.0, (result.machine_busy_s - ours) / result.measured_s)
 
 
 def results_json(
@@ -594,10 +554,10 @@ def results_json(
                     "mode": mode,
                     **summary.as_dict(),
                     "cpu_cores": result.cpu_s / result.measured_s,
-                    "cpu_ms_per_image": result.cpu_ms_per_item(),
-                    "event_loop_cpu_ms_per_image": result.cpu_ms_per_item(result.loop_cpu_s),
+                    "cpu_ms_per_image": result.cpu_ms_per_request,
+                    "event_loop_cpu_ms_per_image": result.per_request_ms(result.loop_cpu_s),
                     "client_cpu_cores": result.client_cpu_s / result.measured_s,
-                    "other_cpu_cores": _other(result),
+                    "other_cpu_cores": result.other_cores,
                     "segment_per_second": result.segment_rates,
                     "output_bytes": result.output_bytes,
                     "server_means_ms": result.server_means_ms,
@@ -620,8 +580,8 @@ def results_json(
                 summaries[workload.name]["pixgate"].p99_ms, summaries[workload.name]["bare"].p99_ms
             ),
             "cpu_per_image": _ratio(
-                results[workload.name]["pixgate"].cpu_ms_per_item(),
-                results[workload.name]["bare"].cpu_ms_per_item(),
+                results[workload.name]["pixgate"].cpu_ms_per_request,
+                results[workload.name]["bare"].cpu_ms_per_request,
             ),
         }
         for workload in workloads
@@ -634,7 +594,8 @@ def results_json(
             ),
             "p50": _ratio(summaries[avif_key][mode].p50_ms, summaries[webp_key][mode].p50_ms),
             "cpu_per_image": _ratio(
-                results[avif_key][mode].cpu_ms_per_item(), results[webp_key][mode].cpu_ms_per_item()
+                results[avif_key][mode].cpu_ms_per_request,
+                results[webp_key][mode].cpu_ms_per_request,
             ),
         }
         for mode in MODES

@@ -46,7 +46,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -74,7 +74,7 @@ from loadtest.peer_servers import (
 )
 from loadtest.processes import REPO, Server, run_child, run_pixgate
 from loadtest.procfs import peak_rss_bytes, reset_peak_rss
-from loadtest.stats import Summary, summarize
+from loadtest.stats import WindowTally
 
 DEFAULT_OUTPUT = REPO / "var" / "bench" / "peers.json"
 IMAGES = PEERS_DIR / "images"
@@ -131,61 +131,6 @@ def systems() -> tuple[System, ...]:
 
 
 THUMBORS = ("thumbor", "thumbor0")
-
-
-@dataclass(slots=True)
-class Tally:
-    """One system at one transform and concurrency: its measured windows added up."""
-
-    latencies_ms: list[float] = field(default_factory=list)
-    errors: int = 0
-    window_s: float = 0.0
-    measured_s: float = 0.0
-    cpu_s: float = 0.0
-    main_thread_cpu_s: float = 0.0  # a server's main thread: its event loop
-    client_cpu_s: float = 0.0
-    machine_busy_s: float = 0.0
-    output_bytes: float = 0.0
-    peak_rss_bytes: int = 0
-    segment_rates: list[float] = field(default_factory=list)
-    statuses: dict[str, int] = field(default_factory=dict)
-    error_samples: list[str] = field(default_factory=list)
-
-    def add(self, raw: Mapping[str, Any]) -> None:
-        self.latencies_ms.extend(raw["latencies_ms"])
-        self.errors += raw["errors"]
-        self.window_s += raw["window_s"]
-        self.measured_s += raw["measured_s"]
-        self.cpu_s += raw["cpu_s"]
-        self.main_thread_cpu_s += raw.get("server_loop_cpu_s", 0.0)
-        self.client_cpu_s += raw.get("client_cpu_s", 0.0)
-        self.machine_busy_s += raw["machine_busy_s"]
-        self.output_bytes = max(self.output_bytes, raw["output_bytes"])
-        self.peak_rss_bytes = max(self.peak_rss_bytes, raw["peak_rss_bytes"])
-        self.segment_rates.append(len(raw["latencies_ms"]) / raw["window_s"])
-        for status, count in raw.get("statuses", {}).items():
-            self.statuses[status] = self.statuses.get(status, 0) + count
-        self.error_samples.extend(raw.get("error_samples", [])[:3])
-
-    def per_request_ms(self, cpu_s: float) -> float:
-        """`cpu_s` spent in the measured windows, per completed request, in ms."""
-        if not self.latencies_ms or not self.measured_s:
-            return math.nan
-        return cpu_s * (self.window_s / self.measured_s) / len(self.latencies_ms) * 1000
-
-    @property
-    def cpu_ms_per_request(self) -> float:
-        return self.per_request_ms(self.cpu_s)
-
-    @property
-    def other_cores(self) -> float:
-        """Machine-wide busy time minus ours, in cores: the noise from neighbours."""
-        if not self.measured_s:
-            return math.nan
-        return max(0.0, (self.machine_busy_s - self.cpu_s - self.client_cpu_s) / self.measured_s)
-
-    def summary(self) -> Summary:
-        return summarize(self.latencies_ms, self.errors, self.window_s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,9 +205,9 @@ def alternate(
     concurrency: int,
     args: argparse.Namespace,
     duration: float,
-) -> dict[str, Tally]:
+) -> dict[str, WindowTally]:
     """Each system `rounds` times, forward then backward, so drift hits all alike."""
-    tallies = {key: Tally() for key in segments}
+    tallies = {key: WindowTally() for key in segments}
     keys = list(segments)
     for round_index in range(args.rounds):
         for key in keys if round_index % 2 == 0 else keys[::-1]:
@@ -332,8 +277,8 @@ class Run:
     systems: tuple[System, ...]
     unavailable: dict[str, str]
     checks: dict[str, dict[str, Check]]
-    grid: dict[tuple[str, int], dict[str, Tally]]
-    scaling: dict[str, dict[str, Tally]]
+    grid: dict[tuple[str, int], dict[str, WindowTally]]
+    scaling: dict[str, dict[str, WindowTally]]
     memory: dict[str, Any] | None
     cache_hits: dict[str, Any] | None
 
@@ -426,8 +371,8 @@ def measure_grid(
     segments: Mapping[str, Segment],
     checks: Mapping[str, Mapping[str, Check]],
     transforms: Sequence[Transform],
-) -> dict[tuple[str, int], dict[str, Tally]]:
-    grid: dict[tuple[str, int], dict[str, Tally]] = {}
+) -> dict[tuple[str, int], dict[str, WindowTally]]:
+    grid: dict[tuple[str, int], dict[str, WindowTally]] = {}
     for transform in transforms:
         usable = {
             key: segment
@@ -456,8 +401,8 @@ def measure_scaling(
     pixgate: Server,
     bare: Segment,
     scratch: Path,
-) -> dict[str, dict[str, Tally]]:
-    results: dict[str, dict[str, Tally]] = {}
+) -> dict[str, dict[str, WindowTally]]:
+    results: dict[str, dict[str, WindowTally]] = {}
     for source in SCALING:
         transform = scaling_transform(source)
         urls = [pixgate_url(builder, transform, i) for i in range(PIXGATE_URLS)]
@@ -486,7 +431,7 @@ def measure_memory(
         urls = [pixgate_url(builder, transform, i) for i in range(PIXGATE_URLS)]
         files = {transform.key: write_urls(scratch, "memory", urls)}
         raw = http_segment(server, files)(transform, MEMORY_CLIENTS, args.memory_duration, 0.0)
-        tally = Tally()
+        tally = WindowTally()
         tally.add(raw)
         peak = peak_rss_bytes(server.pid)
         with open(f"/proc/{server.pid}/status", encoding="ascii") as status:
@@ -560,7 +505,7 @@ def run(args: argparse.Namespace, settings: dict[str, str], vips_env: dict[str, 
             segments[key] = http_segment(server, files)
         grid = measure_grid(args, segments, checks, transforms)
 
-        scaling: dict[str, dict[str, Tally]] = {}
+        scaling: dict[str, dict[str, WindowTally]] = {}
         if args.scaling:
             scaling = measure_scaling(args, builder, pixgate, bare, scratch)
         cache_hits: dict[str, Any] | None = None
@@ -637,7 +582,7 @@ def _mib(value: float) -> str:
     return f"{value / (1 << 20):.0f} MiB"
 
 
-def thumbor_best(tallies: Mapping[str, Tally]) -> str | None:
+def thumbor_best(tallies: Mapping[str, WindowTally]) -> str | None:
     """The thumbor configuration with more req/s at this concurrency."""
     present = [key for key in THUMBORS if key in tallies]
     if not present:
@@ -821,7 +766,7 @@ def _transform_table(run_: Run, transform: Transform, labels: Mapping[str, str])
         if s != "bare"
     ]
     loop = [
-        f"x{c} {ts['pixgate'].per_request_ms(ts['pixgate'].main_thread_cpu_s):.1f}"
+        f"x{c} {ts['pixgate'].per_request_ms(ts['pixgate'].loop_cpu_s):.1f}"
         for (k, c), ts in run_.grid.items()
         if k == transform.key and "pixgate" in ts
     ]
@@ -931,12 +876,12 @@ def _cache_lines(run_: Run) -> list[str]:
 
 
 def results_json(run_: Run) -> dict[str, Any]:
-    def tally_row(tally: Tally) -> dict[str, Any]:
+    def tally_row(tally: WindowTally) -> dict[str, Any]:
         return {
             **tally.summary().as_dict(),
             "cpu_ms_per_request": tally.cpu_ms_per_request,
             "client_cpu_ms_per_request": tally.per_request_ms(tally.client_cpu_s),
-            "main_thread_cpu_ms_per_request": tally.per_request_ms(tally.main_thread_cpu_s),
+            "main_thread_cpu_ms_per_request": tally.per_request_ms(tally.loop_cpu_s),
             "other_cpu_cores": tally.other_cores,
             "output_bytes": tally.output_bytes,
             "peak_rss_bytes": tally.peak_rss_bytes,
