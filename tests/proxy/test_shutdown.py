@@ -12,7 +12,7 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,13 +97,23 @@ async def status_of(reader: asyncio.StreamReader) -> int:
     return int(line.split()[1])
 
 
+@contextlib.asynccontextmanager
+async def connection(port: int) -> AsyncIterator[tuple[asyncio.StreamReader, asyncio.StreamWriter]]:
+    """A raw connection that is closed however the test ends, so a failure leaks no socket."""
+    reader, writer = await asyncio.open_connection(HOST, port)
+    try:
+        yield reader, writer
+    finally:
+        writer.close()
+
+
 async def refused(port: int) -> bool:
     try:
-        _, writer = await asyncio.open_connection(HOST, port)
-    except ConnectionRefusedError:
+        async with connection(port):
+            return False
+    # A connect that lands in the backlog just as the listener closes is reset, not refused.
+    except (ConnectionRefusedError, ConnectionResetError):
         return True
-    writer.close()
-    return False
 
 
 async def until_refused(port: int, within: float) -> None:
@@ -122,18 +132,17 @@ async def exit_code(process: subprocess.Popen[bytes], within: float) -> int | No
 async def test_sigterm_lets_an_upload_in_flight_finish(tmp_path: Path) -> None:
     with serve(tmp_path) as served:
         head, body = upload_request(served.port, imagegen.quadrant_jpeg(300, 200))
-        reader, writer = await asyncio.open_connection(HOST, served.port)
-        writer.write(head + body[: len(body) // 2])  # the handler is running, reading the body
-        await writer.drain()
-        await asyncio.sleep(0.3)
-        started = time.monotonic()
-        served.process.send_signal(signal.SIGTERM)
-        await until_refused(served.port, within=5)
-        assert served.process.poll() is None  # still draining
-        writer.write(body[len(body) // 2 :])
-        await writer.drain()
-        assert await status_of(reader) == 201
-        writer.close()
+        async with connection(served.port) as (reader, writer):
+            writer.write(head + body[: len(body) // 2])  # the handler is running, reading the body
+            await writer.drain()
+            await asyncio.sleep(0.3)
+            started = time.monotonic()
+            served.process.send_signal(signal.SIGTERM)
+            await until_refused(served.port, within=5)
+            assert served.process.poll() is None  # still draining
+            writer.write(body[len(body) // 2 :])
+            await writer.drain()
+            assert await status_of(reader) == 201
         assert await exit_code(served.process, within=10) == 0
         assert time.monotonic() - started < 10
     log = (tmp_path / "server.log").read_text()
@@ -145,16 +154,15 @@ async def test_sigterm_lets_a_transform_in_flight_finish(tmp_path: Path) -> None
         big = tmp_path / "storage" / "originals" / "big.jpg"
         big.write_bytes(imagegen.quadrant_jpeg(4000, 3000))  # about a second to render
         path = UrlBuilder("", KEY, SALT).path("originals/big.jpg", format="png", options=["bl:80"])
-        reader, writer = await asyncio.open_connection(HOST, served.port)
-        writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
-        await writer.drain()
-        await asyncio.sleep(0.3)  # the render is running
-        served.process.send_signal(signal.SIGTERM)
-        await until_refused(served.port, within=5)
-        assert await status_of(reader) == 200
-        head = await reader.readuntil(b"\r\n\r\n")
-        assert b"content-type: image/png" in head.lower()
-        writer.close()
+        async with connection(served.port) as (reader, writer):
+            writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            await writer.drain()
+            await asyncio.sleep(0.3)  # the render is running
+            served.process.send_signal(signal.SIGTERM)
+            await until_refused(served.port, within=5)
+            assert await status_of(reader) == 200
+            head = await reader.readuntil(b"\r\n\r\n")
+            assert b"content-type: image/png" in head.lower()
         assert await exit_code(served.process, within=10) == 0
     assert "in_flight=1" in (tmp_path / "server.log").read_text()  # it was running at SIGTERM
 
@@ -164,31 +172,29 @@ async def test_shutdown_wait_is_bounded(tmp_path: Path, drain_seconds: str) -> N
     """A request that never completes is cut off at the bound; the process still exits 0."""
     with serve(tmp_path, PIXGATE_SHUTDOWN_TIMEOUT=drain_seconds) as served:
         head, body = upload_request(served.port, imagegen.quadrant_jpeg(300, 200))
-        reader, writer = await asyncio.open_connection(HOST, served.port)
-        writer.write(head + body[:100])  # and never the rest
-        await writer.drain()
-        await asyncio.sleep(0.3)
-        started = time.monotonic()
-        served.process.send_signal(signal.SIGTERM)
-        assert await exit_code(served.process, within=10) == 0
-        # The drain waits up to the bound, then cancels the handler and closes.
-        assert float(drain_seconds) <= time.monotonic() - started < 3 * float(drain_seconds) + 3
-        assert await asyncio.wait_for(reader.read(), timeout=5) == b""
-        writer.close()
+        async with connection(served.port) as (reader, writer):
+            writer.write(head + body[:100])  # and never the rest
+            await writer.drain()
+            await asyncio.sleep(0.3)
+            started = time.monotonic()
+            served.process.send_signal(signal.SIGTERM)
+            assert await exit_code(served.process, within=10) == 0
+            # The drain waits up to the bound, then cancels the handler and closes.
+            assert float(drain_seconds) <= time.monotonic() - started < 3 * float(drain_seconds) + 3
+            assert await asyncio.wait_for(reader.read(), timeout=5) == b""
 
 
 async def test_a_second_signal_cuts_the_drain_short(tmp_path: Path) -> None:
     with serve(tmp_path, PIXGATE_SHUTDOWN_TIMEOUT="60") as served:
         head, body = upload_request(served.port, imagegen.quadrant_jpeg(300, 200))
-        _, writer = await asyncio.open_connection(HOST, served.port)
-        writer.write(head + body[:100])  # and never the rest
-        await writer.drain()
-        await asyncio.sleep(0.3)
-        served.process.send_signal(signal.SIGTERM)
-        await until_refused(served.port, within=5)
-        started = time.monotonic()
-        served.process.send_signal(signal.SIGTERM)
-        assert await exit_code(served.process, within=10) == 0
-        assert time.monotonic() - started < 5  # not the 60 s the drain would allow
-        writer.close()
+        async with connection(served.port) as (_, writer):
+            writer.write(head + body[:100])  # and never the rest
+            await writer.drain()
+            await asyncio.sleep(0.3)
+            served.process.send_signal(signal.SIGTERM)
+            await until_refused(served.port, within=5)
+            started = time.monotonic()
+            served.process.send_signal(signal.SIGTERM)
+            assert await exit_code(served.process, within=10) == 0
+            assert time.monotonic() - started < 5  # not the 60 s the drain would allow
     assert "second signal" in (tmp_path / "server.log").read_text()
