@@ -119,10 +119,18 @@ class System:
     label: str
 
 
+# The bare loop with no more threads than cores: the engine's ceiling under pixgate's own
+# bound of PIXGATE_CONCURRENCY (= cores) transforms at once. Measured only when the clients
+# outnumber the cores (below that it is the bare loop itself).
+BARE_AT_CORES = "bare-cores"
+BARE_LOOPS = ("bare", BARE_AT_CORES)
+
+
 def systems() -> tuple[System, ...]:
     cores = _cores()
     return (
         System("bare", "bare pyvips"),
+        System(BARE_AT_CORES, f"bare, {cores} threads"),
         System("pixgate", "pixgate"),
         System("thumbor", f"thumbor pool={cores}"),
         System("thumbor0", "thumbor pool=0"),
@@ -151,10 +159,14 @@ class Check:
 Segment = Callable[[Transform, int, float, float], dict[str, Any]]
 
 
-def bare_segment(efforts: Mapping[str, int], env: dict[str, str] | None) -> Segment:
-    """The bare pyvips loop (its own process), doing pixgate's libvips calls."""
+def bare_segment(
+    efforts: Mapping[str, int], env: dict[str, str] | None, max_threads: int | None = None
+) -> Segment:
+    """The bare pyvips loop (its own process), doing pixgate's libvips calls: one thread per
+    client, or at most `max_threads`."""
 
     def segment(transform: Transform, concurrency: int, duration: float, warmup: float) -> Any:
+        threads = concurrency if max_threads is None else min(concurrency, max_threads)
         args = [
             "-m", "loadtest.bare",
             "--source", str(IMAGES / transform.source.name),
@@ -164,7 +176,7 @@ def bare_segment(efforts: Mapping[str, int], env: dict[str, str] | None) -> Segm
             "--format", transform.output_format,
             "--quality", str(transform.quality),
             "--effort", str(efforts.get(transform.output_format, 0)),
-            "--threads", str(concurrency),
+            "--threads", str(threads),
             "--duration", str(duration),
             "--warmup", str(warmup),
         ]  # fmt: skip
@@ -377,10 +389,15 @@ def measure_grid(
         usable = {
             key: segment
             for key, segment in segments.items()
-            if key == "bare" or checks[transform.key].get(key, Check(False)).ok
+            if key in BARE_LOOPS or checks[transform.key].get(key, Check(False)).ok
         }
         for concurrency in args.concurrency:
-            tallies = alternate(usable, transform, concurrency, args, args.duration)
+            measured = {
+                key: segment
+                for key, segment in usable.items()
+                if key != BARE_AT_CORES or concurrency > _cores()
+            }
+            tallies = alternate(measured, transform, concurrency, args, args.duration)
             grid[(transform.key, concurrency)] = tallies
             rates = ", ".join(
                 f"{key} {tally.summary().per_second:.1f}/s" for key, tally in tallies.items()
@@ -492,7 +509,8 @@ def run(args: argparse.Namespace, settings: dict[str, str], vips_env: dict[str, 
 
         efforts = encoder_efforts(settings)
         bare = bare_segment(efforts, bare_env)
-        segments: dict[str, Segment] = {"bare": bare} if "bare" in args.systems else {}
+        bare_loops = {"bare": bare, BARE_AT_CORES: bare_segment(efforts, bare_env, _cores())}
+        segments = {key: loop for key, loop in bare_loops.items() if key in args.systems}
         for key, server in servers.items():
             files = {}
             for transform in transforms:
@@ -657,6 +675,10 @@ def report(run_: Run) -> list[str]:
         "  bare pyvips: thumbnail + save from bytes in memory, one thread per client, libvips' "
         "defaults (threads per image = cores) unless --set gives VIPS_*; pixgate's encoder efforts"
     )
+    out(
+        f"  bare, {meta['cores']} threads: the same loop with no more threads than cores, as "
+        "pixgate runs no more transforms than PIXGATE_CONCURRENCY; only where clients > cores"
+    )
     peers = meta["peers"]
     if "thumbor" in peers:
         t = peers["thumbor"]
@@ -717,7 +739,7 @@ def _transform_table(run_: Run, transform: Transform, labels: Mapping[str, str])
         for system, tally in tallies.items():
             summary = tally.summary()
             quality = checks[system].psnr_db if system in checks else math.nan
-            quality_text = "(=pg)" if system == "bare" else f"{quality:.1f}"
+            quality_text = "(=pg)" if system in BARE_LOOPS else f"{quality:.1f}"
             out(
                 f"  {labels[system]:<18}{concurrency:>5}{summary.per_second:>8.1f}"
                 f"{summary.p50_ms:>9.0f}{summary.p99_ms:>9.0f}{summary.errors:>7}"
@@ -763,7 +785,7 @@ def _transform_table(run_: Run, transform: Transform, labels: Mapping[str, str])
         for (k, _), ts in run_.grid.items()
         if k == transform.key
         for s, t in ts.items()
-        if s != "bare"
+        if s not in BARE_LOOPS
     ]
     loop = [
         f"x{c} {ts['pixgate'].per_request_ms(ts['pixgate'].loop_cpu_s):.1f}"

@@ -28,9 +28,10 @@ DEFAULT_INPUT = REPO / "var" / "bench" / "peers.json"
 PLOT_VENV = REPO / "var" / "peers" / "plot-venv"
 MATPLOTLIB = "matplotlib>=3.8,<4"
 _IN_PLOT_VENV = "PIXGATE_PLOTS_IN_VENV"  # set for the re-run there: no second re-run
-ORDER = ("bare", "pixgate", "thumbor", "thumbor0", "ipx")
+ORDER = ("bare", "bare-cores", "pixgate", "thumbor", "thumbor0", "ipx")
 COLOURS = {
     "bare": "#9e9e9e",
+    "bare-cores": "#d0d0d0",
     "pixgate": "#1f77b4",
     "thumbor": "#ff7f0e",
     "thumbor0": "#ffbb78",

@@ -1,5 +1,6 @@
-"""The peer benchmark's pure parts: each system's spelling of T1-T3, wrk's output, PSNR and
-the target verdicts (the benchmark itself is a command: `python -m loadtest.peers`)."""
+"""The peer benchmark's pure parts: each system's spelling of T1-T3, wrk's output, PSNR, the
+target verdicts and the bare loop's threads (the benchmark itself is a command:
+`python -m loadtest.peers`)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ import math
 import pytest
 from pixgate_signing import UrlBuilder
 
+from loadtest import peers
 from loadtest.cachebench import parse_wrk
 from loadtest.peer_servers import TRANSFORMS, Transform, ipx_path, pixgate_url, thumbor_path
-from loadtest.peers import _status, parse_overrides, psnr_db
+from loadtest.peers import _status, bare_segment, parse_overrides, psnr_db
 from tests.imagegen import jpeg, landscape
 
 T1, T2, T3 = TRANSFORMS
@@ -114,3 +116,23 @@ def test_overrides_split_settings_from_environment() -> None:
         parse_overrides({"PIXGATE_KEY": "00"})
     with pytest.raises(ValueError, match="PIXGATE_WEBP_EFFORT"):
         parse_overrides({"PIXGATE_WEBP_EFFORT": "9"})
+
+
+@pytest.mark.parametrize(
+    ("max_threads", "clients", "threads"),
+    [
+        pytest.param(None, 4, 4, id="one-thread-per-client"),
+        pytest.param(2, 4, 2, id="bounded-by-cores"),
+        pytest.param(2, 1, 1, id="fewer-clients-than-the-bound"),
+    ],
+)
+def test_bare_loop_threads(
+    monkeypatch: pytest.MonkeyPatch, max_threads: int | None, clients: int, threads: int
+) -> None:
+    """The bare loop's command line (the child process itself is the benchmark's to run)."""
+    commands: list[list[str]] = []
+    monkeypatch.setattr(peers, "run_child", lambda args, timeout, env: commands.append(args))
+    bare_segment({"webp": 2}, None, max_threads)(T1, clients, 1.0, 0.5)
+    (command,) = commands
+    assert command[command.index("--threads") + 1] == str(threads)
+    assert command[command.index("--effort") + 1] == "2"
