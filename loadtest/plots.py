@@ -58,8 +58,16 @@ def throughput(document: dict[str, Any], path: Path) -> None:
     figure, axes = plt.subplots(
         2, len(concurrencies), figsize=(max(9.0, 6.4 * len(concurrencies)), 8.6), squeeze=False
     )
-    width = 0.8 / max(1, len(systems))
+    legend: dict[str, Any] = {}
     for column, concurrency in enumerate(concurrencies):
+        # A system measured at some concurrencies only (the bare loop bounded to the cores)
+        # takes no slot in the others.
+        present = [
+            s
+            for s in systems
+            if any(r["system"] == s and r["concurrency"] == concurrency for r in rows)
+        ]
+        width = 0.8 / max(1, len(present))
         for row, (metric, title, fmt) in enumerate(
             (
                 ("per_second", "requests/s (higher is better)", "{:.1f}"),
@@ -67,7 +75,7 @@ def throughput(document: dict[str, Any], path: Path) -> None:
             )
         ):
             ax = axes[row][column]
-            for index, system in enumerate(systems):
+            for index, system in enumerate(present):
                 xs, values = [], []
                 for position, transform in enumerate(transforms):
                     match = [
@@ -77,13 +85,15 @@ def throughput(document: dict[str, Any], path: Path) -> None:
                         and r["transform"] == transform["key"]
                         and r["concurrency"] == concurrency
                     ]
-                    x = position + (index - (len(systems) - 1) / 2) * width
+                    x = position + (index - (len(present) - 1) / 2) * width
                     if match and match[0].get(metric) is not None:
                         xs.append(x)
                         values.append(match[0][metric])
                     else:
                         ax.text(x, 0, "n/a", ha="center", va="bottom", fontsize=7, rotation=90)
                 bars = ax.bar(xs, values, width * 0.95, label=labels[system], color=COLOURS[system])
+                if values:
+                    legend.setdefault(system, bars)
                 for bar, value in zip(bars, values, strict=True):
                     ax.annotate(
                         fmt.format(value),
@@ -100,8 +110,14 @@ def throughput(document: dict[str, Any], path: Path) -> None:
             ax.set_title(f"{title}, {concurrency} clients", fontsize=10)
             ax.grid(axis="y", alpha=0.3)
             ax.margins(y=0.12)
-    handles, names = axes[0][0].get_legend_handles_labels()
-    figure.legend(handles, names, loc="lower center", ncol=len(systems), fontsize=9)
+    shown = [s for s in systems if s in legend]
+    figure.legend(
+        [legend[s] for s in shown],
+        [labels[s] for s in shown],
+        loc="lower center",
+        ncol=len(shown),
+        fontsize=9,
+    )
     meta = document["meta"]
     figure.suptitle(
         f"pixgate vs peers: same machine, same run ({meta['cores']} cores, {meta['date'][:10]});"
