@@ -9,7 +9,10 @@ response carries the safety headers, and the server answers /health after each.
 
 from __future__ import annotations
 
+import contextlib
+import time
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +80,31 @@ FORMAT_LIMITS = {"jpeg": 65_500, "png": 1 << 31, "webp": 16_383, "avif": 16_384,
 def test_every_corpus_entry_has_an_expectation() -> None:
     covered = {*REFUSED, *CARRIERS, *BIT_FLIPPED, *STRIPS, "gif-5000-tiny-frames"}
     assert covered == set(hostile.CORPUS)
+
+
+def _burn_cpu(seconds: float) -> None:
+    started = time.process_time()
+    while time.process_time() - started < seconds:
+        pass
+
+
+@pytest.mark.parametrize(
+    ("work", "failure"),
+    [
+        pytest.param(lambda: time.sleep(0.3), None, id="waiting-is-not-work"),
+        pytest.param(lambda: _burn_cpu(0.3), "of CPU", id="cpu-over-the-bound"),
+        pytest.param(lambda: time.sleep(1.1), "took", id="a-hang-past-the-wall-bound"),
+        pytest.param(lambda: bytearray(64 * 2**20), "memory rose", id="memory-over-the-bound"),
+    ],
+)
+def test_the_bound_itself(work: Callable[[], object], failure: str | None) -> None:
+    """CPU 0.2 s, wall 5 x 0.2 s, memory 32 MB: what the hostile tests rely on."""
+    with contextlib.ExitStack() as stack:
+        if failure is not None:
+            stack.enter_context(pytest.raises(AssertionError, match=failure))
+        with hostile.bounded(0.2, 32):
+            kept = work()
+    del kept
 
 
 def test_the_png_bomb_is_a_real_one() -> None:
