@@ -115,7 +115,7 @@ async def test_a_job_past_its_deadline_stops_and_frees_its_slot() -> None:
     started = time.monotonic()
     with pytest.raises(TransformTimeout) as timed_out:
         await pool.run_with_deadline(_until_stopped, stopped)
-    assert 0.2 <= time.monotonic() - started < 1.0
+    assert 0.2 <= time.monotonic() - started < 2.0  # at the deadline, not when the job chose
     assert timed_out.value.status == 503 and timed_out.value.headers() == {"Retry-After": "1"}
     assert stopped.wait(timeout=1)
     assert await pool.run(int, "7") == 7  # the one slot is free again

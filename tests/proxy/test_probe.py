@@ -227,7 +227,7 @@ def test_pixel_bomb_rejected_from_header_without_decoding() -> None:
     started = time.perf_counter()
     with pytest.raises(Unprocessable, match="60000x60000"):
         probe(bomb, max_pixels=MAX)
-    assert time.perf_counter() - started < 0.5
+    assert time.perf_counter() - started < 2.0  # decoding it would take minutes and gigabytes
 
 
 SNIFF_CASES = {
