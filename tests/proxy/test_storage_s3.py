@@ -219,7 +219,7 @@ async def test_endpoint_that_never_answers_is_a_bounded_timeout(
         error, elapsed = await timed(operation, storage)
 
     assert type(error) is UpstreamTimeout
-    assert 0.1 < elapsed < 1.5
+    assert 0.1 < elapsed < 3.0  # the 0.5 s deadline, not the store that never answers
 
 
 @pytest.mark.usefixtures("aws_env")
