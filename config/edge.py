@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from config.processes import stop
+
 NGINX_MODULES = Path("/usr/lib/nginx/modules")
 # nginx's workers drop to this account when the master runs as root.
 WORKER_USER = "nobody"
@@ -118,12 +120,7 @@ def run_edge(config: EdgeConfig, startup_timeout: float = 15.0) -> Iterator[int]
         _wait_until_listening(config.listen, process, startup_timeout)
         yield process.pid
     finally:
-        process.send_signal(signal.SIGQUIT)  # graceful: finish in-flight requests
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process, signum=signal.SIGQUIT)  # nginx's graceful stop: finish in-flight requests
 
 
 def _wait_until_listening(listen: str, process: subprocess.Popen[bytes], timeout: float) -> None:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from config.edge import EdgeConfig, EdgeError, find_nginx, run_edge
+from config.processes import stop
 from loadtest.loadgen import parse_metrics
 from loadtest.processes import Server
 from loadtest.procfs import family_cpu_seconds, machine_busy_seconds
@@ -204,13 +205,7 @@ def run_static_nginx(prefix: Path, body: bytes) -> Iterator[tuple[int, str]]:
                 time.sleep(0.1)
         yield process.pid, url
     finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop(process)
 
 
 # --- the measurement ------------------------------------------------------------------------------

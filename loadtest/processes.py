@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from config.processes import stop
 from tests.s3server import HOST, free_port
 
 REPO = Path(__file__).resolve().parent.parent
@@ -31,17 +32,6 @@ class Server:
     pid: int
     base_url: str
     log_path: Path
-
-
-def stop(process: subprocess.Popen[bytes], grace_s: float = 10.0) -> None:
-    """Stop one child we started, by its PID: SIGTERM, then SIGKILL after `grace_s`."""
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=grace_s)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def run_child(args: Sequence[str], timeout_s: float, env: dict[str, str] | None = None) -> Any:

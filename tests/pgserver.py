@@ -41,6 +41,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from config.processes import stop
 from tests.s3server import HOST, free_port
 
 SUPERUSER = "postgres"
@@ -335,13 +336,7 @@ def _wait_until_accepting(process: subprocess.Popen[bytes], port: int, timeout: 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
     """Fast shutdown (SIGINT to the postmaster, as ``pg_ctl stop -m fast`` sends), then kill."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    stop(process, signum=signal.SIGINT)
 
 
 def _tail(server_log: IO[bytes]) -> str:

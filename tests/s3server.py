@@ -32,6 +32,8 @@ from typing import Any
 import boto3  # type: ignore[import-untyped]
 import pytest
 
+from config.processes import stop
+
 REGION = "us-east-1"
 HOST = "127.0.0.1"
 
@@ -185,13 +187,7 @@ def _wait_until_answering(
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    stop(process, grace_s=5)
 
 
 @dataclass(frozen=True, slots=True)
