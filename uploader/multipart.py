@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from aiohttp import BodyPartReader, web
 
+from proxy.capped import read_capped
 from proxy.errors import BadRequest, TooLarge, UnsupportedMedia
 
 CHUNK_BYTES = 256 * 1024
@@ -52,7 +53,7 @@ async def read_upload_form(request: web.Request, max_image_bytes: int) -> Upload
             if part.name == "image":
                 if image is not None:
                     raise BadRequest("one 'image' field per upload", code="invalid_form")
-                image = await _read_capped(part, max_image_bytes)
+                image = await _read_part(part, max_image_bytes)
             elif part.name in texts:
                 texts[part.name] = await _read_text(part, part.name)
             else:
@@ -64,20 +65,13 @@ async def read_upload_form(request: web.Request, max_image_bytes: int) -> Upload
     return UploadForm(image, texts["title"], texts["description"])
 
 
-async def _read_capped(part: BodyPartReader, limit: int) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while chunk := await part.read_chunk(CHUNK_BYTES):
-        size += len(chunk)
-        if size > limit:
-            raise _too_large(limit)
-        chunks.append(chunk)
-    return b"".join(chunks)
+async def _read_part(part: BodyPartReader, limit: int) -> bytes:
+    return await read_capped(lambda: part.read_chunk(CHUNK_BYTES), limit, _too_large)
 
 
 async def _read_text(part: BodyPartReader, name: str) -> str:
     limit = MAX_TITLE_CHARS if name == "title" else MAX_DESCRIPTION_CHARS
-    raw = await _read_capped(part, limit * 4)
+    raw = await _read_part(part, limit * 4)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:

@@ -40,6 +40,7 @@ from botocore.exceptions import (
 )
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
+from proxy.capped import read_capped
 from proxy.errors import NotFound, PixgateError, TooLarge, UpstreamError, UpstreamTimeout
 from proxy.storage.base import (
     SourceBlob,
@@ -50,7 +51,6 @@ from proxy.storage.base import (
 )
 
 if TYPE_CHECKING:
-    from aiobotocore.response import StreamingBody
     from types_aiobotocore_s3.client import S3Client
     from types_aiobotocore_s3.type_defs import ListObjectsV2OutputTypeDef
 
@@ -148,7 +148,7 @@ class S3Storage:
                 if declared is not None and declared > max_bytes:
                     raise _too_large(max_bytes)
                 # The declared length may be absent (chunked) or wrong: cap what we read too.
-                data = await _read_capped(body, max_bytes)
+                data = await read_capped(lambda: body.read(_CHUNK), max_bytes, _too_large)
             return SourceBlob(data=data, version=_version(response.get("ETag")))
 
         return await self._call("fetch", location, attempt, missing=_MISSING)
@@ -269,17 +269,6 @@ def _transient(exc: Exception) -> bool:
             return True
         return exc.response.get("Error", {}).get("Code") in _TRANSIENT_CODES
     return isinstance(exc, _TRANSIENT_ERRORS)
-
-
-async def _read_capped(body: StreamingBody, max_bytes: int) -> bytes:
-    chunks: list[bytes] = []
-    total = 0
-    while chunk := await body.read(_CHUNK):
-        total += len(chunk)
-        if total > max_bytes:
-            raise _too_large(max_bytes)
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _version(etag: str | None) -> str:
