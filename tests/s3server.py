@@ -28,11 +28,13 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3  # type: ignore[import-untyped]
 import pytest
 
 from config.processes import stop
+from tests.faultproxy import FaultProxy
 
 REGION = "us-east-1"
 HOST = "127.0.0.1"
@@ -135,6 +137,15 @@ def s3_bucket(s3_server: MotoServer) -> Iterator[str]:
     create_bucket(s3_server.endpoint_url, name)
     yield name
     delete_bucket(s3_server.endpoint_url, name)
+
+
+@pytest.fixture
+async def s3_faults(s3_server: MotoServer) -> AsyncIterator[FaultProxy]:
+    """The moto server behind a fault-injecting TCP proxy: point pixgate at `.url`."""
+    endpoint = urlsplit(s3_server.endpoint_url)
+    assert endpoint.hostname and endpoint.port
+    async with FaultProxy((endpoint.hostname, endpoint.port)) as proxy:
+        yield proxy
 
 
 def _apply_env(values: dict[str, str | None]) -> None:

@@ -7,9 +7,8 @@ answer 200; when the store comes back the proxy serves again by itself, no resta
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 from aiohttp.test_utils import TestClient
@@ -34,17 +33,9 @@ def original() -> bytes:
 
 
 @pytest.fixture
-async def store(s3_server: MotoServer) -> AsyncIterator[FaultProxy]:
-    endpoint = urlsplit(s3_server.endpoint_url)
-    assert endpoint.hostname and endpoint.port
-    async with FaultProxy((endpoint.hostname, endpoint.port)) as proxy:
-        yield proxy
-
-
-@pytest.fixture
 async def client(
     make_client: ClientFactory,
-    store: FaultProxy,
+    s3_faults: FaultProxy,
     s3_bucket: str,
     s3_server: MotoServer,
     original: bytes,
@@ -54,7 +45,7 @@ async def client(
     )
     return await make_client(
         f"s3://{s3_bucket}/media",
-        PIXGATE_S3_ENDPOINT_URL=store.url,
+        PIXGATE_S3_ENDPOINT_URL=s3_faults.url,
         PIXGATE_FETCH_TIMEOUT="1.5",
         PIXGATE_FETCH_ATTEMPTS="3",
         PIXGATE_SOURCE_CACHE_BYTES="0",  # every request reads the store
@@ -79,19 +70,19 @@ async def get(client: Client, urls: UrlBuilder, width: int) -> Any:
 async def test_persistent_fault_is_a_quick_error_then_recovers(
     client: Client,
     urls: UrlBuilder,
-    store: FaultProxy,
+    s3_faults: FaultProxy,
     fault: Fault,
     expected: tuple[int, str],
 ) -> None:
     assert (await get(client, urls, 100)).status == 200
-    await fault(store)
+    await fault(s3_faults)
     started = time.monotonic()
     response = await get(client, urls, 101)
     assert await error_of(response) == expected  # JSON, no-store
     assert time.monotonic() - started < 3  # within the 1.5 s deadline, plus a margin
     assert (await client.get("/health")).status == 200
 
-    await store.passthrough()
+    await s3_faults.passthrough()
     response = await get(client, urls, 102)
     assert response.status == 200, await response.text()
     assert response.headers["Cache-Control"].startswith("public")
@@ -108,19 +99,19 @@ async def test_persistent_fault_is_a_quick_error_then_recovers(
     ],
 )
 async def test_transient_fault_is_retried(
-    client: Client, urls: UrlBuilder, store: FaultProxy, fault: Fault
+    client: Client, urls: UrlBuilder, s3_faults: FaultProxy, fault: Fault
 ) -> None:
-    await fault(store)
-    faulted = store.faulted
+    await fault(s3_faults)
+    faulted = s3_faults.faulted
     response = await get(client, urls, 120)
     assert response.status == 200, await response.text()
     assert decoded(await response.read()).width == 120
-    assert store.faulted > faulted  # the fault did meet the request
+    assert s3_faults.faulted > faulted  # the fault did meet the request
 
 
-async def test_readiness_follows_the_store(client: Client, store: FaultProxy) -> None:
+async def test_readiness_follows_the_store(client: Client, s3_faults: FaultProxy) -> None:
     assert (await client.get("/ready")).status == 200
-    await store.down()
+    await s3_faults.down()
     assert (await client.get("/ready")).status == 503
-    await store.passthrough()
+    await s3_faults.passthrough()
     assert (await client.get("/ready")).status == 200

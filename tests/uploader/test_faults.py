@@ -11,9 +11,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
-from urllib.parse import urlsplit
 
 import psycopg
 import pytest
@@ -73,14 +72,6 @@ async def refused_with_503(response: Any, code: str) -> None:
 
 
 # --- S3 -------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-async def s3_faults(s3_server: MotoServer) -> AsyncIterator[FaultProxy]:
-    endpoint = urlsplit(s3_server.endpoint_url)
-    assert endpoint.hostname and endpoint.port
-    async with FaultProxy((endpoint.hostname, endpoint.port)) as proxy:
-        yield proxy
 
 
 @pytest.mark.parametrize(
