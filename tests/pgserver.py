@@ -74,16 +74,8 @@ class PostgresServer:
 @contextlib.contextmanager
 def run_postgres(startup_timeout: float = 30.0) -> Iterator[PostgresServer]:
     """Create a cluster in a temporary folder and start it; stop it and remove it on exit."""
-    bindir = find_bindir()
-    with _cluster_folder() as folder, tempfile.TemporaryFile() as server_log:
-        _run_initdb(bindir, folder, server_log)
-        process, port = _start(bindir, folder, server_log, startup_timeout)
-        try:
-            yield PostgresServer(
-                url=f"postgresql://{SUPERUSER}@{HOST}:{port}/postgres", pid=process.pid, port=port
-            )
-        finally:
-            _stop(process)
+    with run_restartable_postgres(startup_timeout) as cluster:
+        yield PostgresServer(url=cluster.url, pid=cluster.pid, port=cluster.port)
 
 
 class PostgresCluster:
@@ -111,6 +103,12 @@ class PostgresCluster:
 
     def database_url(self, name: str) -> str:
         return f"postgresql://{SUPERUSER}@{HOST}:{self.port}/{name}"
+
+    @property
+    def pid(self) -> int:
+        if self._process is None:
+            raise RuntimeError("the cluster is stopped")
+        return self._process.pid
 
     @property
     def running(self) -> bool:
