@@ -10,6 +10,7 @@ response carries the safety headers, and the server answers /health after each.
 from __future__ import annotations
 
 import contextlib
+import gc
 import time
 import zlib
 from collections.abc import Callable
@@ -103,7 +104,9 @@ def test_the_bound_itself(work: Callable[[], object], failure: str | None) -> No
         if failure is not None:
             stack.enter_context(pytest.raises(AssertionError, match=failure))
         with hostile.bounded(0.2, 32):
+            assert not gc.isenabled()  # the test session's own collections are not measured
             kept = work()
+    assert gc.isenabled()
     del kept
 
 
