@@ -25,7 +25,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-# PostgreSQL server binaries for the throwaway test cluster (tests/pgserver.py). As root on
+# PostgreSQL server binaries for the throwaway test cluster (loadtest/harness/pgserver.py). As root on
 # Debian/Ubuntu they are installed from the OS packages, without creating a "main" cluster.
 pg:
 	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1; then \

@@ -43,6 +43,8 @@ import pyvips
 from pixgate_signing import UrlBuilder
 
 from config.settings import VARIABLES, variable_value
+from loadtest.harness.imagegen import jpeg
+from loadtest.harness.s3server import aws_test_env, create_bucket, run_moto_server, s3_client
 from loadtest.imageset import photo
 from loadtest.peers import main as peers_main
 from loadtest.processes import REPO, Server, run_child, run_pixgate
@@ -50,8 +52,6 @@ from loadtest.procfs import peak_rss_bytes
 from loadtest.stats import Summary, WindowTally
 from loadtest.upload_bench import UploadPlan, run_uploads
 from loadtest.upload_bench import report as upload_report
-from tests.imagegen import jpeg
-from tests.s3server import aws_test_env, create_bucket, run_moto_server, s3_client
 
 DEFAULT_OUTPUT = REPO / "var" / "bench" / "results.json"
 BUCKET = "pixgate-bench"

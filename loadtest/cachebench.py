@@ -27,10 +27,10 @@ from typing import Any
 
 from config.edge import EdgeConfig, EdgeError, find_nginx, run_edge
 from config.processes import stop
+from loadtest.harness.ports import HOST, free_port
 from loadtest.loadgen import parse_metrics
 from loadtest.processes import Server
 from loadtest.procfs import family_cpu_seconds, machine_busy_seconds
-from tests.s3server import HOST, free_port
 
 ACCEPT = "image/webp,*/*"
 WRK_THREADS = 1

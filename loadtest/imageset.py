@@ -20,7 +20,7 @@ from typing import Any
 
 import pyvips
 
-from tests.imagegen import landscape
+from loadtest.harness.imagegen import landscape
 
 # Bumped when the recipe changes, so old files are not mistaken for the new ones.
 RECIPE = "v1"

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from config.edge import EdgeConfig, run_edge
+from loadtest.harness.ports import HOST, free_port
 from loadtest.processes import REPO, run_pixgate
 from loadtest.upload_bench import make_photo
-from tests.s3server import HOST, free_port
 
 KEY, SALT = "6c6f6164746573742d6b6579", "6c6f61642d73616c74"
 SCENARIOS = {

@@ -30,9 +30,9 @@ from typing import Any
 from pixgate_signing import UrlBuilder
 
 from config.processes import stop
+from loadtest.harness.ports import HOST, free_port
 from loadtest.imageset import CUTOUT, PHOTO, Source
 from loadtest.processes import REPO, Server
-from tests.s3server import HOST, free_port
 
 PEERS_DIR = REPO / "var" / "peers"
 THUMBOR_VERSION = "7.8.0"

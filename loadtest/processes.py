@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from config.processes import stop
-from tests.s3server import HOST, free_port
+from loadtest.harness.ports import HOST, free_port
 
 REPO = Path(__file__).resolve().parent.parent
 STARTUP_TIMEOUT_S = 60.0

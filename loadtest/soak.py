@@ -43,11 +43,11 @@ import pyvips
 from pixgate_signing import UrlBuilder
 from yarl import URL
 
+from loadtest.harness import imagegen
+from loadtest.harness.pgserver import create_database, run_postgres
+from loadtest.harness.s3server import aws_test_env, create_bucket, run_moto_server, s3_client
 from loadtest.processes import Server, run_pixgate
 from loadtest.stats import percentile
-from tests import imagegen
-from tests.pgserver import create_database, run_postgres
-from tests.s3server import aws_test_env, create_bucket, run_moto_server, s3_client
 
 KEY, SALT = "736563726574", "68656C6C6F"
 BUCKET = "pixgate-soak"

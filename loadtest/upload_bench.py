@@ -22,13 +22,13 @@ from typing import Any
 import psycopg
 
 from config.settings import variable_value
+from loadtest.harness.imagegen import CameraTags, with_metadata
+from loadtest.harness.pgserver import PostgresNotInstalled, create_database, run_postgres
+from loadtest.harness.s3server import MotoServer, create_bucket, s3_client
 from loadtest.imageset import photo
 from loadtest.processes import run_child, run_pixgate
 from loadtest.procfs import peak_rss_bytes
 from loadtest.stats import summarize
-from tests.imagegen import CameraTags, with_metadata
-from tests.pgserver import PostgresNotInstalled, create_database, run_postgres
-from tests.s3server import MotoServer, create_bucket, s3_client
 
 UPLOAD_BUCKET = "pixgate-bench-uploads"
 DATABASE = "pixgate_bench"

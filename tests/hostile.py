@@ -26,7 +26,7 @@ from typing import Any
 
 import pyvips
 
-from tests import imagegen
+from loadtest.harness import imagegen
 
 # Something a browser would run if it ever took these bytes for a page or a script.
 SCRIPT_PAYLOAD = b"<script>alert('pixgate')</script>"

@@ -15,10 +15,10 @@ import pytest
 
 from config import load_settings
 from config.edge import EdgeConfig, run_edge
+from loadtest.harness import imagegen
+from loadtest.harness.ports import free_port
 from proxy.app import create_app
 from proxy.keys import METRICS
-from tests import imagegen
-from tests.s3server import free_port
 
 KEY, SALT = "736563726574", "68656C6C6F"
 AVIF = {"Accept": "image/avif,image/webp,image/apng,*/*;q=0.8"}

@@ -11,9 +11,9 @@ from pixgate_signing import UrlBuilder
 
 from loadtest import peers
 from loadtest.cachebench import parse_wrk
+from loadtest.harness.imagegen import jpeg, landscape
 from loadtest.peer_servers import TRANSFORMS, Transform, ipx_path, pixgate_url, thumbor_path
 from loadtest.peers import _status, bare_segment, parse_overrides, psnr_db
-from tests.imagegen import jpeg, landscape
 
 T1, T2, T3 = TRANSFORMS
 

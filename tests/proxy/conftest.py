@@ -12,8 +12,8 @@ from aiohttp.test_utils import TestClient
 from pixgate_signing import UrlBuilder
 
 from config import Settings, load_settings
+from loadtest.harness import imagegen
 from proxy.app import create_app
-from tests import imagegen
 
 KEY, SALT = "736563726574", "68656C6C6F"
 

@@ -18,9 +18,10 @@ from pathlib import Path
 import pytest
 import pyvips
 
+from loadtest.harness import imagegen
+from loadtest.harness.ports import free_port
+from loadtest.harness.s3server import MotoServer, s3_client
 from proxy.cli import main
-from tests import imagegen
-from tests.s3server import MotoServer, free_port, s3_client
 
 KEYS = {"PIXGATE_KEY": "736563726574", "PIXGATE_SALT": "68656C6C6F"}
 

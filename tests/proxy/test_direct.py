@@ -14,11 +14,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pixgate_signing import DIRECT_FITS, DIRECT_SIZES, FORMATS, UrlBuilder, parse_key_pairs
 
+from loadtest.harness import imagegen
 from proxy.direct import DirectRequest, parse_direct
 from proxy.errors import BadRequest, Forbidden
 from proxy.option_parsers import MAX_DIMENSION
 from proxy.options import FORMAT_EXTENSIONS, ResizingType
-from tests import imagegen
 
 Client = TestClient[Any, Any]
 IMAGE_ID = "img_Direct0Test1Image2ab"

@@ -12,8 +12,9 @@ import pyvips
 from aiohttp.test_utils import TestClient
 from pixgate_signing import KeyPair, UrlBuilder, sign_path
 
+from loadtest.harness.ports import free_port
 from tests.proxy.conftest import ClientFactory, raw_get
-from tests.s3server import fake_store, free_port
+from tests.s3server import fake_store
 
 Client = TestClient[Any, Any]
 

@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 import pyvips
 
+from loadtest.harness import imagegen
+from loadtest.harness.imagegen import BLUE, GREEN, RED, WHITE, YELLOW, Rgb
 from proxy.errors import Unprocessable
 from proxy.options import Color, Gravity, GravityType, Options, OutputFormat, ResizingType
 from proxy.plan import EncoderDefaults, Limits, Plan, plan_transform
 from proxy.probe import probe
 from proxy.render import Rendered, render
-from tests import imagegen
-from tests.imagegen import BLUE, GREEN, RED, WHITE, YELLOW, Rgb
 
 LIMITS = Limits(max_output_pixels=50_000_000, max_animation_frames=100)
 SAMPLE = Path(__file__).resolve().parents[2] / "proxy" / "assets" / "sample.jpg"
@@ -563,7 +563,7 @@ import pyvips
 from proxy.errors import UnsupportedMedia
 from proxy.probe import probe
 from proxy.render import configure_libvips
-from tests import imagegen
+from loadtest.harness import imagegen
 
 configure_libvips(concurrency=1)
 assert pyvips.cache_get_max() == 0 and pyvips.concurrency_get() == 1

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from pixgate_signing import UrlBuilder
 
-from tests import imagegen
-from tests.s3server import HOST, free_port
+from loadtest.harness import imagegen
+from loadtest.harness.ports import HOST, free_port
 
 KEY, SALT = "736563726574", "68656C6C6F"
 

@@ -14,11 +14,11 @@ import pytest
 from aiohttp.test_utils import TestClient
 from pixgate_signing import UrlBuilder
 
-from tests import imagegen
+from loadtest.harness import imagegen
+from loadtest.harness.s3server import MotoServer, s3_client
 from tests.faultproxy import FaultProxy
 from tests.proxy.conftest import ClientFactory
 from tests.proxy.test_http import decoded, error_of
-from tests.s3server import MotoServer, s3_client
 
 Client = TestClient[Any, Any]
 Fault = Callable[[FaultProxy], Awaitable[None]]

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 import proxy.storage
+from loadtest.harness.s3server import MotoServer
 from proxy.storage import BACKENDS, BackendFactory, Storage, StorageSettings, open_storages
 from proxy.storage.base import SourceLocation
 from proxy.storage.local import LocalStorage
 from proxy.storage.s3 import S3Storage
-from tests.s3server import MotoServer
 
 
 def test_registry_is_keyed_by_scheme_and_read_only() -> None:

@@ -9,10 +9,12 @@ from dataclasses import replace
 
 import pytest
 
+from loadtest.harness.ports import free_port
+from loadtest.harness.s3server import MotoServer, s3_client
 from proxy.errors import NotFound, PixgateError, TooLarge, UpstreamError, UpstreamTimeout
 from proxy.storage.base import SourceLocation, StorageSettings
 from proxy.storage.s3 import S3Storage, open_s3_storage
-from tests.s3server import MotoServer, fake_store, free_port, s3_client
+from tests.s3server import fake_store
 
 MIB = 1 << 20
 SETTINGS = StorageSettings(s3_region="us-east-1", timeout_seconds=5.0, max_attempts=2)

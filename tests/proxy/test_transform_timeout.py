@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 from pixgate_signing import UrlBuilder
 
-from tests import imagegen
+from loadtest.harness import imagegen
 from tests.proxy.conftest import ClientFactory
 from tests.proxy.test_http import error_of, metric_value
 

@@ -9,8 +9,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from config import load_settings
+from loadtest.harness.s3server import MotoServer
 from proxy.app import create_app
-from tests.s3server import MotoServer
 
 KEY, SALT = "736563726574", "68656C6C6F"
 PUBLIC_URL = "http://cdn.example.test"

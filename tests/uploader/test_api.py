@@ -13,8 +13,8 @@ import pytest
 import pyvips
 from aiohttp.test_utils import TestClient
 
-from tests import imagegen
-from tests.s3server import MotoServer
+from loadtest.harness import imagegen
+from loadtest.harness.s3server import MotoServer
 from tests.uploader.conftest import PUBLIC_URL, ClientFactory
 
 Client = TestClient[Any, Any]

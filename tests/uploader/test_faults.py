@@ -19,11 +19,11 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from config import load_settings
+from loadtest.harness import imagegen
+from loadtest.harness.pgserver import PostgresCluster, run_restartable_postgres
+from loadtest.harness.s3server import MotoServer, s3_client
 from proxy.app import create_app
-from tests import imagegen
 from tests.faultproxy import FaultProxy
-from tests.pgserver import PostgresCluster, run_restartable_postgres
-from tests.s3server import MotoServer, s3_client
 from tests.uploader.conftest import KEY, PUBLIC_URL, SALT, ClientFactory
 from tests.uploader.test_api import local, upload
 

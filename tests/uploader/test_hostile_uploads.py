@@ -15,6 +15,7 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
 
+from loadtest.harness.s3server import MotoServer
 from tests import hostile, imagegen
 from tests.hostile import (
     BIT_FLIPPED,
@@ -25,7 +26,6 @@ from tests.hostile import (
     assert_clean_image,
     assert_safety_headers,
 )
-from tests.s3server import MotoServer
 from tests.uploader.conftest import ClientFactory
 from tests.uploader.test_api import local, objects, rows
 

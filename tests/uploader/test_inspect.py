@@ -10,9 +10,9 @@ import pyvips
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from loadtest.harness import imagegen
 from proxy.errors import PixgateError, Unprocessable, UnsupportedMedia
 from proxy.probe import gif_cut_short
-from tests import imagegen
 from uploader.inspect import Inspected, inspect_upload
 
 MAX = 50_000_000

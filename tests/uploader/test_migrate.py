@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 
-from tests.s3server import free_port
+from loadtest.harness.ports import free_port
 from uploader.db import Migration, RepositoryError, RepositoryUnavailable
 from uploader.db.sqlite import sqlite_path
 from uploader.migrate import load_migrations, migrate

@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
+from loadtest.harness.s3server import MotoServer, s3_client
 from proxy.cli import main
 from proxy.sources import resolve_source
 from proxy.storage import LocalStorage
 from proxy.storage.base import SourceLocation, Storage, StorageSettings
 from proxy.storage.s3 import open_s3_storage
-from tests.s3server import MotoServer, s3_client
 from uploader.ids import new_image_id
 from uploader.migrate import migrate
 from uploader.models import ImageRecord, storage_key_for

@@ -19,8 +19,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.pgserver import PostgresServer
-from tests.s3server import free_port
+from loadtest.harness.pgserver import PostgresServer
+from loadtest.harness.ports import free_port
 from uploader.db.sqlite import sqlite_path
 from uploader.migrate import migrate
 from uploader.models import ImageRecord, storage_key_for

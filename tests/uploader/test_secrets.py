@@ -18,10 +18,10 @@ from aiohttp.test_utils import TestClient, TestServer
 from pixgate_signing import UrlBuilder
 
 from config import load_settings
+from loadtest.harness import imagegen
+from loadtest.harness.s3server import MotoServer
 from proxy.app import create_app
 from proxy.logs import KeyValueFormatter
-from tests import imagegen
-from tests.s3server import MotoServer
 from tests.uploader.conftest import PUBLIC_URL
 
 Client = TestClient[Any, Any]

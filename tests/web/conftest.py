@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 from playwright.async_api import Browser, BrowserContext
 
-from tests.s3server import MotoServer
+from loadtest.harness.s3server import MotoServer
 from tests.web.harness import BrowserUnavailable, Site, chromium, serve
 
 SiteFactory = Callable[..., Awaitable[Site]]

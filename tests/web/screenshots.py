@@ -16,7 +16,7 @@ from pathlib import Path
 
 from playwright.async_api import Browser, FilePayload, Page, Route
 
-from tests import imagegen
+from loadtest.harness import imagegen
 from tests.web.harness import Site, chromium, serve
 
 PUBLIC_URL = "https://img.example.com"

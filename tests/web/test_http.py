@@ -10,7 +10,7 @@ from importlib import resources
 import aiohttp
 import pytest
 
-from tests import imagegen
+from loadtest.harness import imagegen
 from tests.web.conftest import SiteFactory, upload_image
 from tests.web.harness import Site
 

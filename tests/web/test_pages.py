@@ -9,7 +9,7 @@ import pytest
 import pyvips
 from playwright.async_api import FilePayload, Page, Request, Response
 
-from tests import imagegen
+from loadtest.harness import imagegen
 from tests.web.conftest import ContextFactory, SiteFactory, upload_image
 from tests.web.harness import Site
 
