@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint typecheck unit bench bench-proxy bench-peers clean pg docs nginx wrk edge loadtest browser screenshots soak
+.PHONY: install run test test-fast lint typecheck unit bench bench-proxy bench-peers clean pg docs nginx wrk edge loadtest browser screenshots soak
 
 install: $(STAMP)
 
@@ -18,9 +18,12 @@ $(STAMP): pyproject.toml signing/pyproject.toml
 run: install
 	$(BIN)/pixgate serve --dev
 
+# ruff, then the import contracts of pyproject.toml (the layers: root -> uploader -> proxy
+# core -> config -> signing; loadtest never imports tests).
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: install
 	$(BIN)/mypy
@@ -77,6 +80,10 @@ unit: install pg nginx browser
 	$(BIN)/python -m pytest
 
 test: lint typecheck unit
+
+# The unit tier: no service processes (moto, PostgreSQL, nginx, Chromium), under a minute.
+test-fast: install
+	$(BIN)/python -m pytest -m "not services" -q
 
 # The whole benchmark, about 11 minutes: pixgate vs the bare pyvips loop over S3 and the
 # upload section (loadtest.bench, ~3 min), then bench-peers below.

@@ -75,7 +75,11 @@ def run_pixgate(settings: Mapping[str, str], log_path: Path) -> Iterator[Server]
     port = free_port()
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-c", "from proxy.cli import main; raise SystemExit(main(['serve']))"],
+            [
+                sys.executable,
+                "-c",
+                "from pixgate.cli import main; raise SystemExit(main(['serve']))",
+            ],
             cwd=REPO,
             env=_server_env(settings, port),
             stdin=subprocess.DEVNULL,

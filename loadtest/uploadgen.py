@@ -46,12 +46,12 @@ from psycopg import AsyncConnection
 
 from loadtest.loadgen import parse_metrics
 from loadtest.procfs import cpu_seconds, family_cpu_seconds, machine_busy_seconds
+from proxy.ids import storage_key_for
 from proxy.render import configure_libvips
 from proxy.storage.base import StorageSettings
 from proxy.storage.s3 import client_config
 from uploader.ids import new_image_id
 from uploader.inspect import inspect_upload
-from uploader.models import storage_key_for
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3.client import S3Client

@@ -1,4 +1,10 @@
-"""The aiohttp application factory."""
+"""The proxy core's part of the aiohttp application.
+
+`core_app` builds an application with what every role needs (settings, metrics, middlewares,
+storage, the transform pool, the source reader, /health, /ready, /metrics); `add_proxy_routes`
+adds the transform and direct-link routes. The composition root (`pixgate.app`) decides which
+roles run and adds the uploader's part; this module knows nothing of it.
+"""
 
 from __future__ import annotations
 
@@ -23,10 +29,11 @@ from proxy.source_cache import SourceReader
 from proxy.sources import parse_storage_url
 from proxy.storage import open_storages
 from proxy.storage.base import StorageSettings
-from uploader.app import client_max_size, setup_uploader
 
 # aiohttp refuses longer request lines itself; this bounds what we parse.
 MAX_LINE_SIZE = 8190
+# The proxy only answers GETs: aiohttp's own default bounds any body sent to it.
+DEFAULT_CLIENT_MAX_SIZE = 1024**2
 
 
 def pipeline_config(settings: Settings) -> PipelineConfig:
@@ -88,12 +95,14 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
             pool.close()
 
 
-def create_app(settings: Settings) -> web.Application:
-    """The pixgate application for `settings.role`: the proxy, the uploader, or both."""
+def core_app(
+    settings: Settings, *, client_max_size: int = DEFAULT_CLIENT_MAX_SIZE
+) -> web.Application:
+    """An application with the core services of every role; routes of a role come next."""
     in_flight = InFlight()
     app = web.Application(
         middlewares=[track(in_flight), observe, errors_to_json],
-        client_max_size=client_max_size(settings.max_upload_bytes),
+        client_max_size=client_max_size,
     )
     app[SETTINGS] = settings
     app[IN_FLIGHT] = in_flight
@@ -103,9 +112,11 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/health", handlers.health)
     app.router.add_get("/ready", handlers.ready)
     app.router.add_get("/metrics", handlers.metrics)
-    if settings.role in ("all", "uploader"):
-        setup_uploader(app)
-    if settings.role in ("all", "proxy"):
-        app.router.add_get(f"/{{name:{ROUTE_PATTERN}}}", handlers.direct)
-        app.router.add_get("/{target:.+}", handlers.transform)
     return app
+
+
+def add_proxy_routes(app: web.Application) -> None:
+    """The direct links and the signed transform URLs; the catch-all route comes last, so
+    call this after every other role has added its routes."""
+    app.router.add_get(f"/{{name:{ROUTE_PATTERN}}}", handlers.direct)
+    app.router.add_get("/{target:.+}", handlers.transform)

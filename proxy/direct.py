@@ -19,9 +19,9 @@ from pixgate_signing import KeyPair, canonical_direct_target, verify_path
 from pixgate_signing.direct import QUERY_PARAMETERS, SIGNATURE_PARAMETER
 
 from proxy.errors import BadRequest, Forbidden
+from proxy.ids import IMAGE_ID_REGEX
 from proxy.option_parsers import parse_options
 from proxy.options import FORMAT_EXTENSIONS, Options
-from uploader.ids import IMAGE_ID_REGEX
 
 DIRECT_PATH = re.compile(rf"/({IMAGE_ID_REGEX})(?:_([smlt]))?(?:\.([A-Za-z0-9]{{1,8}}))?")
 # What aiohttp's router matches before handing the request to `parse_direct`.

@@ -19,6 +19,7 @@ from proxy.coalesce import Coalescer
 from proxy.deadline import Deadline
 from proxy.direct import parse_direct
 from proxy.errors import BadRequest, Forbidden, NotFound
+from proxy.ids import is_image_id, storage_key_for
 from proxy.metrics import Metrics
 from proxy.negotiate import accept_class
 from proxy.options import Options, OutputFormat
@@ -28,8 +29,6 @@ from proxy.source_cache import SourceReader
 from proxy.sources import resolve_source
 from proxy.storage.base import SourceLocation
 from proxy.urlpath import parse_target
-from uploader.ids import is_image_id
-from uploader.models import storage_key_for
 
 # Bump when rendering changes output for the same URL, so CDNs and browsers refetch.
 PIPELINE_VERSION = "1"

@@ -26,8 +26,3 @@ class ImageRecord:
     exif: dict[str, Any] = field(default_factory=dict)  # decoded, JSON-serialisable values
     uploaded_at: datetime | None = None  # timezone-aware UTC; set by the repository
     deleted_at: datetime | None = None
-
-
-def storage_key_for(image_id: str) -> str:
-    """Where the original of `image_id` is stored: the proxy derives it the same way."""
-    return f"originals/{image_id}"

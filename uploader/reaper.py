@@ -17,9 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from proxy.ids import is_image_id, storage_key_for
 from proxy.storage.base import SourceLocation, Storage
-from uploader.ids import is_image_id
-from uploader.models import storage_key_for
 from uploader.repository import ImageRepository
 
 log = logging.getLogger("pixgate.reaper")

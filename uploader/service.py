@@ -20,12 +20,13 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from proxy.errors import Forbidden, NotFound, PixgateError, Unavailable
+from proxy.ids import storage_key_for
 from proxy.metrics import Metrics
 from proxy.pool import TransformPool
 from proxy.storage.base import SourceLocation, Storage
 from uploader.ids import new_image_id
 from uploader.inspect import Inspected, inspect_upload
-from uploader.models import ImageRecord, storage_key_for
+from uploader.models import ImageRecord
 from uploader.repository import DuplicateImage, ImageRepository, RepositoryUnavailable
 from uploader.tokens import DeleteTokens
 

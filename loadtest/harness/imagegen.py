@@ -6,7 +6,7 @@ crops, one colour per frame for animations.
 
 Also builds the demo photo shipped in `proxy/assets/sample.jpg`:
 
-    python -m tests.imagegen sample proxy/assets/sample.jpg
+    python -m loadtest.harness.imagegen sample proxy/assets/sample.jpg
 """
 
 from __future__ import annotations
@@ -381,7 +381,7 @@ def sample_photo(width: int = 3000, height: int = 2000, quality: int = 82) -> by
 
 def main(argv: Sequence[str]) -> int:
     if len(argv) != 2 or argv[0] != "sample":
-        print("usage: python -m tests.imagegen sample OUTPUT.jpg", file=sys.stderr)
+        print("usage: python -m loadtest.harness.imagegen sample OUTPUT.jpg", file=sys.stderr)
         return 2
     data = sample_photo()
     Path(argv[1]).write_bytes(data)

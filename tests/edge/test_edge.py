@@ -17,7 +17,7 @@ from config import load_settings
 from config.edge import EdgeConfig, run_edge
 from loadtest.harness import imagegen
 from loadtest.harness.ports import free_port
-from proxy.app import create_app
+from pixgate.app import create_app
 from proxy.keys import METRICS
 
 KEY, SALT = "736563726574", "68656C6C6F"

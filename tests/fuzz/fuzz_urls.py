@@ -30,7 +30,7 @@ from typing import Any
 
 import atheris
 
-with atheris.instrument_imports(include=["proxy", "pixgate_signing", "uploader.ids"]):
+with atheris.instrument_imports(include=["proxy", "pixgate_signing", "proxy.ids"]):
     from pixgate_signing import parse_key_pairs, sign_path, verify_path
 
     from proxy.direct import parse_direct

@@ -13,7 +13,7 @@ from pixgate_signing import UrlBuilder
 
 from config import Settings, load_settings
 from loadtest.harness import imagegen
-from proxy.app import create_app
+from pixgate.app import create_app
 
 KEY, SALT = "736563726574", "68656C6C6F"
 

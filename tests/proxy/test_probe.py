@@ -10,9 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from loadtest.harness import imagegen
 from proxy.errors import PixgateError, TooLarge, Unprocessable, UnsupportedMedia
 from proxy.probe import SourceFormat, SourceInfo, probe, sniff, tiff_directory_too_large
-from tests import hostile, imagegen
+from tests import hostile
 
 MAX = 50_000_000
 

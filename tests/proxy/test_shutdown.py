@@ -48,7 +48,11 @@ def serve(tmp_path: Path, **env: str) -> Iterator[Served]:
     (tmp_path / "storage" / "originals").mkdir(parents=True)
     with open(tmp_path / "server.log", "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-c", "from proxy.cli import main; raise SystemExit(main(['serve']))"],
+            [
+                sys.executable,
+                "-c",
+                "from pixgate.cli import main; raise SystemExit(main(['serve']))",
+            ],
             env=child_env,
             stdin=subprocess.DEVNULL,
             stdout=log,

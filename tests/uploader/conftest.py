@@ -10,7 +10,7 @@ from aiohttp.test_utils import TestClient
 
 from config import load_settings
 from loadtest.harness.s3server import MotoServer
-from proxy.app import create_app
+from pixgate.app import create_app
 
 KEY, SALT = "736563726574", "68656C6C6F"
 PUBLIC_URL = "http://cdn.example.test"

@@ -22,7 +22,7 @@ from config import load_settings
 from loadtest.harness import imagegen
 from loadtest.harness.pgserver import PostgresCluster, run_restartable_postgres
 from loadtest.harness.s3server import MotoServer, s3_client
-from proxy.app import create_app
+from pixgate.app import create_app
 from tests.faultproxy import FaultProxy
 from tests.uploader.conftest import KEY, PUBLIC_URL, SALT, ClientFactory
 from tests.uploader.test_api import local, upload

@@ -15,8 +15,9 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
 
+from loadtest.harness import imagegen
 from loadtest.harness.s3server import MotoServer
-from tests import hostile, imagegen
+from tests import hostile
 from tests.hostile import (
     BIT_FLIPPED,
     CARRIERS,

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from uploader.ids import IMAGE_ID_PATTERN, IMAGE_ID_REGEX, is_image_id, new_image_id
+from proxy.ids import IMAGE_ID_PATTERN, IMAGE_ID_REGEX, is_image_id
+from uploader.ids import new_image_id
 
 VALID = "img_" + "aZ09" * 5
 

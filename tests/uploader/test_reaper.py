@@ -15,14 +15,15 @@ from typing import Any
 import pytest
 
 from loadtest.harness.s3server import MotoServer, s3_client
-from proxy.cli import main
+from pixgate.cli import main
+from proxy.ids import storage_key_for
 from proxy.sources import resolve_source
 from proxy.storage import LocalStorage
 from proxy.storage.base import SourceLocation, Storage, StorageSettings
 from proxy.storage.s3 import open_s3_storage
 from uploader.ids import new_image_id
 from uploader.migrate import migrate
-from uploader.models import ImageRecord, storage_key_for
+from uploader.models import ImageRecord
 from uploader.reaper import originals_folder, reap
 from uploader.repository import ImageRepository, open_repository
 

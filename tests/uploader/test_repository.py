@@ -21,9 +21,10 @@ import pytest
 
 from loadtest.harness.pgserver import PostgresServer
 from loadtest.harness.ports import free_port
+from proxy.ids import storage_key_for
 from uploader.db.sqlite import sqlite_path
 from uploader.migrate import migrate
-from uploader.models import ImageRecord, storage_key_for
+from uploader.models import ImageRecord
 from uploader.repository import (
     BACKENDS,
     DuplicateImage,

@@ -20,7 +20,7 @@ from pixgate_signing import UrlBuilder
 from config import load_settings
 from loadtest.harness import imagegen
 from loadtest.harness.s3server import MotoServer
-from proxy.app import create_app
+from pixgate.app import create_app
 from proxy.logs import KeyValueFormatter
 from tests.uploader.conftest import PUBLIC_URL
 

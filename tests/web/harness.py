@@ -17,7 +17,7 @@ from aiohttp import web
 from playwright.async_api import Browser, async_playwright
 
 from config import Settings, load_settings
-from proxy.app import create_app
+from pixgate.app import create_app
 
 HOST = "127.0.0.1"
 KEY, SALT = "736563726574", "68656C6C6F"

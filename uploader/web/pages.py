@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from proxy.errors import NotFound
+from proxy.ids import is_image_id
 from proxy.keys import SETTINGS
-from uploader.ids import is_image_id
 from uploader.keys import API_KEYS, UPLOADS
 from uploader.models import ImageRecord
 from uploader.web import imageview

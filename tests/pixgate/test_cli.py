@@ -21,7 +21,7 @@ import pyvips
 from loadtest.harness import imagegen
 from loadtest.harness.ports import free_port
 from loadtest.harness.s3server import MotoServer, s3_client
-from proxy.cli import main
+from pixgate.cli import main
 
 KEYS = {"PIXGATE_KEY": "736563726574", "PIXGATE_SALT": "68656C6C6F"}
 
@@ -102,7 +102,7 @@ class DevServer:
     urls: list[str]  # the example URLs it printed
 
 
-PIXGATE_COMMAND = [sys.executable, "-c", "from proxy.cli import main; raise SystemExit(main())"]
+PIXGATE_COMMAND = [sys.executable, "-c", "from pixgate.cli import main; raise SystemExit(main())"]
 
 
 @pytest.fixture
