@@ -15,8 +15,8 @@ from typing import Any
 from pixgate_signing import InvalidKey, KeyPair, UrlBuilder, parse_key_pairs
 
 from config import parsers
+from config.storage_url import parse_storage_url
 from proxy.option_parsers import parse_preset_definitions
-from proxy.sources import parse_storage_url
 
 
 class SettingsError(ValueError):

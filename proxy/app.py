@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from config import Settings
+from config.storage_url import parse_storage_url
 from proxy import handlers
 from proxy.direct import ROUTE_PATTERN
 from proxy.drain import InFlight, track
@@ -20,7 +21,6 @@ from proxy.pool import TransformPool
 from proxy.render import configure_libvips
 from proxy.service import ImageService
 from proxy.source_cache import SourceReader
-from proxy.sources import parse_storage_url
 from proxy.storage import open_storages
 from proxy.storage.base import StorageSettings
 from uploader.app import client_max_size, setup_uploader

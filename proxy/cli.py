@@ -23,12 +23,13 @@ from aiohttp import web
 
 from config import Settings, SettingsError, load_settings
 from config.settings import markdown_table, with_current_table
+from config.storage_url import parse_storage_url
 from proxy.app import MAX_LINE_SIZE, create_app
 from proxy.drain import InFlight
 from proxy.errors import PixgateError
 from proxy.keys import IN_FLIGHT
 from proxy.logs import configure_logging
-from proxy.sources import parse_storage_url, resolve_source
+from proxy.sources import resolve_source
 from proxy.storage import open_storages
 from proxy.storage.base import SourceLocation, StorageSettings
 from uploader.lifecycle import (
