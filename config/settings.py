@@ -16,7 +16,6 @@ from pixgate_signing import InvalidKey, KeyPair, UrlBuilder, parse_key_pairs
 
 from config import parsers
 from config.storage_url import parse_storage_url
-from proxy.option_parsers import parse_preset_definitions
 
 
 class SettingsError(ValueError):
@@ -384,7 +383,6 @@ class Settings:
     # Derived values, validated alongside the raw ones.
     key_pairs: tuple[KeyPair, ...] = field(repr=False, default=())
     generated_key: bool = False
-    presets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def base_url(self) -> str:
@@ -438,10 +436,6 @@ def load_settings(env: Mapping[str, str] | None = None, *, dev: bool = False) ->
     values["storage_url"] = _storage_url(values["storage_url"])
     values["allowed_sources"] = tuple(_allowed(url) for url in values["allowed_sources"])
     values.update(_keys(values["key_hex"], values["salt_hex"], values["dev_mode"]))
-    try:
-        values["presets"] = parse_preset_definitions(values["presets_text"])
-    except ValueError as error:
-        raise SettingsError(f"PIXGATE_PRESETS: {error}") from None
     return Settings(**values)
 
 

@@ -14,6 +14,7 @@ from proxy.drain import InFlight, track
 from proxy.keys import IMAGES, IN_FLIGHT, METRICS, POOL, READER, READINESS, SETTINGS, STORAGES
 from proxy.metrics import Metrics
 from proxy.middleware import errors_to_json, observe
+from proxy.option_parsers import presets_from_setting
 from proxy.options import OutputFormat
 from proxy.pipeline import PipelineConfig
 from proxy.plan import EncoderDefaults, Limits
@@ -90,6 +91,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
 
 def create_app(settings: Settings) -> web.Application:
     """The pixgate application for `settings.role`: the proxy, the uploader, or both."""
+    presets_from_setting(settings.presets_text)  # a bad PIXGATE_PRESETS stops start-up here
     in_flight = InFlight()
     app = web.Application(
         middlewares=[track(in_flight), observe, errors_to_json],

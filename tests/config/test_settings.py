@@ -41,7 +41,6 @@ def test_defaults() -> None:
         pytest.param({"PIXGATE_ALLOWED_SOURCES": "http://x/"}, "PIXGATE_ALLOWED_SOURCES", id="al"),
         pytest.param({"PIXGATE_S3_ENDPOINT_URL": "moto:5000"}, "PIXGATE_S3_ENDPOINT_URL", id="s3"),
         pytest.param({"PIXGATE_FORMAT_QUALITY": "bmp=3"}, "PIXGATE_FORMAT_QUALITY", id="fq"),
-        pytest.param({"PIXGATE_PRESETS": "thumb=nope:1"}, "PIXGATE_PRESETS", id="preset"),
         pytest.param({"PIXGATE_KEY": "zz"}, "PIXGATE_KEY", id="bad-hex"),
         pytest.param({"PIXGATE_SALT": "00,11"}, "PIXGATE_KEY/PIXGATE_SALT", id="unpaired"),
         pytest.param({"PIXGATE_LOG_LEVEL": "loud"}, "PIXGATE_LOG_LEVEL", id="log-level"),
@@ -77,7 +76,7 @@ def test_secrets_never_in_repr_or_errors() -> None:
     assert "secretzz" not in str(error.value)
 
 
-def test_rotation_and_presets() -> None:
+def test_rotation_and_raw_presets() -> None:
     settings = load_settings(
         {
             "PIXGATE_KEY": "aa,736563726574",
@@ -88,14 +87,14 @@ def test_rotation_and_presets() -> None:
         }
     )
     assert len(settings.key_pairs) == 2
-    assert settings.presets["thumb"] == ("rs:fill:150:150", "q:70")
+    assert settings.presets_text == "thumb=rs:fill:150:150/q:70,default=sm:1"  # proxy parses it
     assert settings.allowed_sources == ("s3://other/public/", "file:///srv/img")
     assert settings.storage_schemes == {"file", "s3"}
     assert settings.base_url == "http://127.0.0.1:9000"
 
 
 def test_every_setting_has_a_variable() -> None:
-    derived = {"key_pairs", "generated_key", "presets"}
+    derived = {"key_pairs", "generated_key"}
     declared = {variable.field for variable in VARIABLES}
     assert {f.name for f in fields(Settings)} - derived == declared
 
