@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
+from config.storage_url import parse_storage_url
+
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -141,3 +143,23 @@ def rate(text: str) -> tuple[int, float]:
     if not sep:
         raise ValueError("expected count/seconds, e.g. 60/60, or 0 for no limit")
     return integer(1, 1_000_000)(count), positive_float(86400)(seconds)
+
+
+def storage_url(text: str) -> str:
+    """`file:///abs/dir` or `s3://bucket[/prefix]`, in canonical form; a relative
+    `file://./dir` is resolved once, here, against the working directory."""
+    url = text.strip()
+    if url.startswith("file://./") or url == "file://.":
+        url = "file://" + os.path.abspath(url.removeprefix("file://"))
+    return parse_storage_url(url).url
+
+
+def storage_urls(text: str) -> tuple[str, ...]:
+    """Comma-separated storage URLs, each checked and kept as written."""
+    urls = url_list(text)
+    for url in urls:
+        try:
+            parse_storage_url(url)
+        except ValueError as error:
+            raise ValueError(f"{url!r}: {error}") from None
+    return urls

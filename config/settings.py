@@ -1,22 +1,24 @@
 """Settings: every PIXGATE_* variable, its default, its parser and its documentation.
 
-`VARIABLES` is the single list of variables; the README table is generated from it
-(`pixgate settings --markdown`) and a test checks the two agree.
+Each variable is declared once, as a field of `Settings` made by :func:`setting`. `VARIABLES`
+is derived from those fields, and the README table is generated from it
+(`pixgate settings --markdown`); a test checks the two agree.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from pixgate_signing import InvalidKey, KeyPair, UrlBuilder, parse_key_pairs
 
 from config import parsers
-from proxy.option_parsers import parse_preset_definitions
-from proxy.sources import parse_storage_url
+
+T = TypeVar("T")
 
 
 class SettingsError(ValueError):
@@ -25,6 +27,9 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Variable:
+    """One PIXGATE_* variable: the `Settings` field it fills, its default as the environment
+    would spell it, its parser, its README text, and whether its value is a secret."""
+
     name: str
     field: str
     default: str
@@ -33,358 +38,293 @@ class Variable:
     secret: bool = False
 
 
+# Where `setting` leaves its Variable in a field's metadata.
+_VARIABLE = "pixgate_variable"
+
+
+def setting(
+    name: str,
+    default: str,
+    parse: Callable[[str], T],
+    description: str,
+    *,
+    secret: bool = False,
+) -> T:
+    """Declare a `Settings` field read from the variable `name` with `parse` (mypy checks the
+    field's type against what `parse` returns). A secret stays out of repr and errors."""
+    # The field's own name is known once the class exists; VARIABLES fills it in.
+    declared = Variable(name, "", default, parse, description, secret)
+    # A dataclasses.Field at run time; typed as T so the annotation is checked against `parse`.
+    return cast(T, field(repr=not secret, metadata={_VARIABLE: declared}))
+
+
 def _text(value: str) -> str:
     return value.strip()
-
-
-VARIABLES: tuple[Variable, ...] = (
-    Variable(
-        "PIXGATE_BIND",
-        "bind",
-        "127.0.0.1:8080",
-        parsers.bind_address,
-        "Address and port to listen on (`host:port`).",
-    ),
-    Variable(
-        "PIXGATE_KEY",
-        "key_hex",
-        "",
-        _text,
-        "Hex-encoded HMAC key(s), comma-separated; the first signs, any verifies.",
-        secret=True,
-    ),
-    Variable(
-        "PIXGATE_SALT",
-        "salt_hex",
-        "",
-        _text,
-        "Hex-encoded salt(s), paired with the keys by position.",
-        secret=True,
-    ),
-    Variable(
-        "PIXGATE_SIGNATURE_SIZE",
-        "signature_size",
-        "32",
-        parsers.integer(1, 32),
-        "Bytes of the HMAC kept in signatures (1-32), as imgproxy's signature size.",
-    ),
-    Variable(
-        "PIXGATE_DEV",
-        "dev_mode",
-        "false",
-        parsers.boolean,
-        "Development mode: with no key configured, generate a throwaway one.",
-    ),
-    Variable(
-        "PIXGATE_STORAGE_URL",
-        "storage_url",
-        "file://./var/storage",
-        _text,
-        "Where originals live: `file:///abs/dir` or `s3://bucket[/prefix]`.",
-    ),
-    Variable(
-        "PIXGATE_S3_ENDPOINT_URL",
-        "s3_endpoint_url",
-        "",
-        parsers.optional_http_url,
-        "Endpoint of an S3-compatible store (empty: AWS). Credentials and region come "
-        "from the standard `AWS_*` variables.",
-    ),
-    Variable(
-        "PIXGATE_ALLOWED_SOURCES",
-        "allowed_sources",
-        "",
-        parsers.url_list,
-        "Comma-separated URL prefixes (`s3://bucket/prefix/`, `file:///dir/`) that "
-        "absolute sources may name; empty means the storage only.",
-    ),
-    Variable(
-        "PIXGATE_MAX_SRC_BYTES",
-        "max_src_bytes",
-        str(20 * 1024 * 1024),
-        parsers.integer(1),
-        "Largest original read, in bytes (413 above).",
-    ),
-    Variable(
-        "PIXGATE_MAX_SRC_PIXELS",
-        "max_src_pixels",
-        "50000000",
-        parsers.integer(1),
-        "Largest original, in pixels per frame (422 above), checked from the header.",
-    ),
-    Variable(
-        "PIXGATE_MAX_OUTPUT_PIXELS",
-        "max_output_pixels",
-        "25000000",
-        parsers.integer(1),
-        "Largest output, in pixels; bigger requests are scaled down to fit.",
-    ),
-    Variable(
-        "PIXGATE_MAX_ANIMATION_FRAMES",
-        "max_animation_frames",
-        "100",
-        parsers.integer(1, 10000),
-        "Frames kept from animated GIF/WebP sources.",
-    ),
-    Variable(
-        "PIXGATE_CONCURRENCY",
-        "concurrency",
-        "",
-        parsers.concurrency,
-        "Transforms run at once (empty: number of cores).",
-    ),
-    Variable(
-        "PIXGATE_VIPS_THREADS",
-        "vips_threads",
-        "1",
-        parsers.integer(1, 64),
-        "libvips threads per transform. PIXGATE_CONCURRENCY transforms already run at once, "
-        "so one thread each keeps the cores busy with the least overhead under load; more "
-        "lowers a lone request's latency.",
-    ),
-    Variable(
-        "PIXGATE_QUEUE_LIMIT",
-        "queue_limit",
-        "64",
-        parsers.integer(0, 100000),
-        "Transforms allowed to wait for a slot; beyond it requests get 503.",
-    ),
-    Variable(
-        "PIXGATE_TRANSFORM_TIMEOUT",
-        "transform_timeout",
-        "30",
-        parsers.positive_float(3600),
-        "Seconds one transform may run; past it libvips is stopped and the request gets 503.",
-    ),
-    Variable(
-        "PIXGATE_TTL",
-        "ttl",
-        "31536000",
-        parsers.integer(0),
-        "`max-age` of successful responses, in seconds.",
-    ),
-    Variable(
-        "PIXGATE_PRESETS",
-        "presets_text",
-        "",
-        _text,
-        "Named option sets: `name=opt/opt,name2=opt` (a preset named `default` "
-        "applies to every URL).",
-    ),
-    Variable(
-        "PIXGATE_QUALITY",
-        "quality",
-        "80",
-        parsers.integer(1, 100),
-        "Default quality of lossy outputs.",
-    ),
-    Variable(
-        "PIXGATE_FORMAT_QUALITY",
-        "format_quality",
-        "avif=55,webp=80,jpeg=80",
-        parsers.format_qualities,
-        "Per-format default quality (`format=q,...`).",
-    ),
-    Variable(
-        "PIXGATE_WEBP_EFFORT",
-        "webp_effort",
-        "2",
-        parsers.integer(0, 6),
-        "libvips WebP encoder effort (0 fastest - 6 smallest). 2 costs a quarter less "
-        "CPU than libvips' 4 for 0.6% more bytes (docs/performance.md).",
-    ),
-    Variable(
-        "PIXGATE_AVIF_EFFORT",
-        "avif_effort",
-        "2",
-        parsers.integer(0, 9),
-        "libvips AVIF encoder effort (0 fastest - 9 smallest).",
-    ),
-    Variable(
-        "PIXGATE_SOURCE_CACHE_BYTES",
-        "source_cache_bytes",
-        str(256 * 1024 * 1024),
-        parsers.integer(0),
-        "In-process cache of fetched originals, in bytes (0: off).",
-    ),
-    Variable(
-        "PIXGATE_SOURCE_CACHE_TTL",
-        "source_cache_ttl",
-        "60",
-        parsers.integer(1),
-        "Seconds an original stays in that cache.",
-    ),
-    Variable(
-        "PIXGATE_FETCH_TIMEOUT",
-        "fetch_timeout",
-        "10",
-        parsers.positive_float(600),
-        "Seconds allowed for one storage call, its retries included (504 after).",
-    ),
-    Variable(
-        "PIXGATE_FETCH_ATTEMPTS",
-        "fetch_attempts",
-        "3",
-        parsers.integer(1, 10),
-        "Attempts for each storage call (all are idempotent), with jittered backoff of "
-        "at most 1 s between them.",
-    ),
-    Variable(
-        "PIXGATE_PUBLIC_URL",
-        "public_url",
-        "",
-        parsers.optional_http_url,
-        "Base URL printed in links (the CDN in production; default: the bind address).",
-    ),
-    Variable(
-        "PIXGATE_LOG_LEVEL",
-        "log_level",
-        "info",
-        parsers.log_level,
-        "debug, info, warning or error.",
-    ),
-    Variable(
-        "PIXGATE_SHUTDOWN_TIMEOUT",
-        "shutdown_timeout",
-        "20",
-        parsers.positive_float(3600),
-        "Seconds a stopping server (SIGTERM) lets requests in flight finish before it "
-        "cancels them.",
-    ),
-    Variable(
-        "PIXGATE_ROLE",
-        "role",
-        "all",
-        parsers.role,
-        "What `pixgate serve` runs: `all`, `proxy` or `uploader` (they scale separately).",
-    ),
-    Variable(
-        "PIXGATE_DATABASE_URL",
-        "database_url",
-        "sqlite:///./var/pixgate.db",
-        parsers.database_url,
-        "Metadata database: `postgresql://user:pass@host/db` or `sqlite:///path.db`.",
-        secret=True,
-    ),
-    Variable(
-        "PIXGATE_DB_POOL_SIZE",
-        "db_pool_size",
-        "10",
-        parsers.integer(1, 1000),
-        "Connections in the PostgreSQL pool of each process.",
-    ),
-    Variable(
-        "PIXGATE_DB_TIMEOUT",
-        "db_timeout",
-        "5",
-        parsers.positive_float(600),
-        "Seconds to wait for a database connection before answering 503.",
-    ),
-    Variable(
-        "PIXGATE_MIGRATE_ON_START",
-        "migrate_on_start",
-        "false",
-        parsers.boolean,
-        "Apply pending schema migrations at start-up (always on in dev mode).",
-    ),
-    Variable(
-        "PIXGATE_MAX_UPLOAD_BYTES",
-        "max_upload_bytes",
-        str(20 * 1024 * 1024),
-        parsers.integer(1),
-        "Largest upload accepted, in bytes (413 as soon as the body crosses it).",
-    ),
-    Variable(
-        "PIXGATE_API_KEYS",
-        "api_keys",
-        "",
-        parsers.api_keys,
-        "Upload keys as `id:secret,id2:secret2`; when set, uploads need "
-        "`Authorization: Bearer <secret>` and are owned by the key's id.",
-        secret=True,
-    ),
-    Variable(
-        "PIXGATE_ADMIN_KEY",
-        "admin_key",
-        "",
-        _text,
-        "A key that may delete any image (`Authorization: Bearer <key>`); empty: none.",
-        secret=True,
-    ),
-    Variable(
-        "PIXGATE_KEEP_GPS",
-        "keep_gps",
-        "false",
-        parsers.boolean,
-        "Keep GPS coordinates in the stored EXIF metadata (served images never carry EXIF).",
-    ),
-    Variable(
-        "PIXGATE_PURGE_URL",
-        "purge_url",
-        "",
-        parsers.optional_http_url,
-        "Edge purge endpoint called for every fixed link of a deleted image "
-        "(`GET {url}/{class}/{path}`, class avif, webp or other, as `make edge` serves); "
-        "empty: none.",
-    ),
-    Variable(
-        "PIXGATE_UPLOAD_RATE",
-        "upload_rate",
-        "60/60",
-        parsers.rate,
-        "Uploads allowed per client as `count/seconds` (`0` turns the limit off).",
-    ),
-)
 
 
 @dataclass(frozen=True, slots=True)
 class Settings:
     """All of pixgate's configuration. Built once by :func:`load_settings`."""
 
-    bind: tuple[str, int]
-    key_hex: str = field(repr=False)
-    salt_hex: str = field(repr=False)
-    signature_size: int
-    dev_mode: bool
-    storage_url: str
-    s3_endpoint_url: str | None
-    allowed_sources: tuple[str, ...]
-    max_src_bytes: int
-    max_src_pixels: int
-    max_output_pixels: int
-    max_animation_frames: int
-    concurrency: int
-    vips_threads: int
-    queue_limit: int
-    transform_timeout: float
-    ttl: int
-    presets_text: str
-    quality: int
-    format_quality: tuple[tuple[str, int], ...]
-    webp_effort: int
-    avif_effort: int
-    source_cache_bytes: int
-    source_cache_ttl: int
-    fetch_timeout: float
-    fetch_attempts: int
-    public_url: str | None
-    log_level: str
-    shutdown_timeout: float
-    role: str
-    database_url: str = field(repr=False)
-    db_pool_size: int
-    db_timeout: float
-    migrate_on_start: bool
-    max_upload_bytes: int
-    api_keys: tuple[tuple[str, str], ...] = field(repr=False)
-    admin_key: str = field(repr=False)
-    keep_gps: bool
-    upload_rate: tuple[int, float]
-    purge_url: str | None
+    bind: tuple[str, int] = setting(
+        "PIXGATE_BIND",
+        "127.0.0.1:8080",
+        parsers.bind_address,
+        "Address and port to listen on (`host:port`).",
+    )
+    key_hex: str = setting(
+        "PIXGATE_KEY",
+        "",
+        _text,
+        "Hex-encoded HMAC key(s), comma-separated; the first signs, any verifies.",
+        secret=True,
+    )
+    salt_hex: str = setting(
+        "PIXGATE_SALT",
+        "",
+        _text,
+        "Hex-encoded salt(s), paired with the keys by position.",
+        secret=True,
+    )
+    signature_size: int = setting(
+        "PIXGATE_SIGNATURE_SIZE",
+        "32",
+        parsers.integer(1, 32),
+        "Bytes of the HMAC kept in signatures (1-32), as imgproxy's signature size.",
+    )
+    dev_mode: bool = setting(
+        "PIXGATE_DEV",
+        "false",
+        parsers.boolean,
+        "Development mode: with no key configured, generate a throwaway one.",
+    )
+    storage_url: str = setting(
+        "PIXGATE_STORAGE_URL",
+        "file://./var/storage",
+        parsers.storage_url,
+        "Where originals live: `file:///abs/dir` or `s3://bucket[/prefix]`.",
+    )
+    s3_endpoint_url: str | None = setting(
+        "PIXGATE_S3_ENDPOINT_URL",
+        "",
+        parsers.optional_http_url,
+        "Endpoint of an S3-compatible store (empty: AWS). Credentials and region come "
+        "from the standard `AWS_*` variables.",
+    )
+    allowed_sources: tuple[str, ...] = setting(
+        "PIXGATE_ALLOWED_SOURCES",
+        "",
+        parsers.storage_urls,
+        "Comma-separated URL prefixes (`s3://bucket/prefix/`, `file:///dir/`) that "
+        "absolute sources may name; empty means the storage only.",
+    )
+    max_src_bytes: int = setting(
+        "PIXGATE_MAX_SRC_BYTES",
+        str(20 * 1024 * 1024),
+        parsers.integer(1),
+        "Largest original read, in bytes (413 above).",
+    )
+    max_src_pixels: int = setting(
+        "PIXGATE_MAX_SRC_PIXELS",
+        "50000000",
+        parsers.integer(1),
+        "Largest original, in pixels per frame (422 above), checked from the header.",
+    )
+    max_output_pixels: int = setting(
+        "PIXGATE_MAX_OUTPUT_PIXELS",
+        "25000000",
+        parsers.integer(1),
+        "Largest output, in pixels; bigger requests are scaled down to fit.",
+    )
+    max_animation_frames: int = setting(
+        "PIXGATE_MAX_ANIMATION_FRAMES",
+        "100",
+        parsers.integer(1, 10000),
+        "Frames kept from animated GIF/WebP sources.",
+    )
+    concurrency: int = setting(
+        "PIXGATE_CONCURRENCY",
+        "",
+        parsers.concurrency,
+        "Transforms run at once (empty: number of cores).",
+    )
+    vips_threads: int = setting(
+        "PIXGATE_VIPS_THREADS",
+        "1",
+        parsers.integer(1, 64),
+        "libvips threads per transform. PIXGATE_CONCURRENCY transforms already run at once, "
+        "so one thread each keeps the cores busy with the least overhead under load; more "
+        "lowers a lone request's latency.",
+    )
+    queue_limit: int = setting(
+        "PIXGATE_QUEUE_LIMIT",
+        "64",
+        parsers.integer(0, 100000),
+        "Transforms allowed to wait for a slot; beyond it requests get 503.",
+    )
+    transform_timeout: float = setting(
+        "PIXGATE_TRANSFORM_TIMEOUT",
+        "30",
+        parsers.positive_float(3600),
+        "Seconds one transform may run; past it libvips is stopped and the request gets 503.",
+    )
+    ttl: int = setting(
+        "PIXGATE_TTL",
+        "31536000",
+        parsers.integer(0),
+        "`max-age` of successful responses, in seconds.",
+    )
+    presets_text: str = setting(
+        "PIXGATE_PRESETS",
+        "",
+        _text,
+        "Named option sets: `name=opt/opt,name2=opt` (a preset named `default` "
+        "applies to every URL).",
+    )
+    quality: int = setting(
+        "PIXGATE_QUALITY",
+        "80",
+        parsers.integer(1, 100),
+        "Default quality of lossy outputs.",
+    )
+    format_quality: tuple[tuple[str, int], ...] = setting(
+        "PIXGATE_FORMAT_QUALITY",
+        "avif=55,webp=80,jpeg=80",
+        parsers.format_qualities,
+        "Per-format default quality (`format=q,...`).",
+    )
+    webp_effort: int = setting(
+        "PIXGATE_WEBP_EFFORT",
+        "2",
+        parsers.integer(0, 6),
+        "libvips WebP encoder effort (0 fastest - 6 smallest). 2 costs a quarter less "
+        "CPU than libvips' 4 for 0.6% more bytes (docs/performance.md).",
+    )
+    avif_effort: int = setting(
+        "PIXGATE_AVIF_EFFORT",
+        "2",
+        parsers.integer(0, 9),
+        "libvips AVIF encoder effort (0 fastest - 9 smallest).",
+    )
+    source_cache_bytes: int = setting(
+        "PIXGATE_SOURCE_CACHE_BYTES",
+        str(256 * 1024 * 1024),
+        parsers.integer(0),
+        "In-process cache of fetched originals, in bytes (0: off).",
+    )
+    source_cache_ttl: int = setting(
+        "PIXGATE_SOURCE_CACHE_TTL",
+        "60",
+        parsers.integer(1),
+        "Seconds an original stays in that cache.",
+    )
+    fetch_timeout: float = setting(
+        "PIXGATE_FETCH_TIMEOUT",
+        "10",
+        parsers.positive_float(600),
+        "Seconds allowed for one storage call, its retries included (504 after).",
+    )
+    fetch_attempts: int = setting(
+        "PIXGATE_FETCH_ATTEMPTS",
+        "3",
+        parsers.integer(1, 10),
+        "Attempts for each storage call (all are idempotent), with jittered backoff of "
+        "at most 1 s between them.",
+    )
+    public_url: str | None = setting(
+        "PIXGATE_PUBLIC_URL",
+        "",
+        parsers.optional_http_url,
+        "Base URL printed in links (the CDN in production; default: the bind address).",
+    )
+    log_level: str = setting(
+        "PIXGATE_LOG_LEVEL",
+        "info",
+        parsers.log_level,
+        "debug, info, warning or error.",
+    )
+    shutdown_timeout: float = setting(
+        "PIXGATE_SHUTDOWN_TIMEOUT",
+        "20",
+        parsers.positive_float(3600),
+        "Seconds a stopping server (SIGTERM) lets requests in flight finish before it "
+        "cancels them.",
+    )
+    role: str = setting(
+        "PIXGATE_ROLE",
+        "all",
+        parsers.role,
+        "What `pixgate serve` runs: `all`, `proxy` or `uploader` (they scale separately).",
+    )
+    database_url: str = setting(
+        "PIXGATE_DATABASE_URL",
+        "sqlite:///./var/pixgate.db",
+        parsers.database_url,
+        "Metadata database: `postgresql://user:pass@host/db` or `sqlite:///path.db`.",
+        secret=True,
+    )
+    db_pool_size: int = setting(
+        "PIXGATE_DB_POOL_SIZE",
+        "10",
+        parsers.integer(1, 1000),
+        "Connections in the PostgreSQL pool of each process.",
+    )
+    db_timeout: float = setting(
+        "PIXGATE_DB_TIMEOUT",
+        "5",
+        parsers.positive_float(600),
+        "Seconds to wait for a database connection before answering 503.",
+    )
+    migrate_on_start: bool = setting(
+        "PIXGATE_MIGRATE_ON_START",
+        "false",
+        parsers.boolean,
+        "Apply pending schema migrations at start-up (always on in dev mode).",
+    )
+    max_upload_bytes: int = setting(
+        "PIXGATE_MAX_UPLOAD_BYTES",
+        str(20 * 1024 * 1024),
+        parsers.integer(1),
+        "Largest upload accepted, in bytes (413 as soon as the body crosses it).",
+    )
+    api_keys: tuple[tuple[str, str], ...] = setting(
+        "PIXGATE_API_KEYS",
+        "",
+        parsers.api_keys,
+        "Upload keys as `id:secret,id2:secret2`; when set, uploads need "
+        "`Authorization: Bearer <secret>` and are owned by the key's id.",
+        secret=True,
+    )
+    admin_key: str = setting(
+        "PIXGATE_ADMIN_KEY",
+        "",
+        _text,
+        "A key that may delete any image (`Authorization: Bearer <key>`); empty: none.",
+        secret=True,
+    )
+    keep_gps: bool = setting(
+        "PIXGATE_KEEP_GPS",
+        "false",
+        parsers.boolean,
+        "Keep GPS coordinates in the stored EXIF metadata (served images never carry EXIF).",
+    )
+    purge_url: str | None = setting(
+        "PIXGATE_PURGE_URL",
+        "",
+        parsers.optional_http_url,
+        "Edge purge endpoint called for every fixed link of a deleted image "
+        "(`GET {url}/{class}/{path}`, class avif, webp or other, as `make edge` serves); "
+        "empty: none.",
+    )
+    upload_rate: tuple[int, float] = setting(
+        "PIXGATE_UPLOAD_RATE",
+        "60/60",
+        parsers.rate,
+        "Uploads allowed per client as `count/seconds` (`0` turns the limit off).",
+    )
     # Derived values, validated alongside the raw ones.
     key_pairs: tuple[KeyPair, ...] = field(repr=False, default=())
     generated_key: bool = False
-    presets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def base_url(self) -> str:
@@ -413,6 +353,13 @@ class Settings:
         )
 
 
+VARIABLES: tuple[Variable, ...] = tuple(
+    dataclasses.replace(f.metadata[_VARIABLE], field=f.name)
+    for f in dataclasses.fields(Settings)
+    if _VARIABLE in f.metadata
+)
+
+
 def variable_value(name: str, overrides: Mapping[str, str] | None = None) -> Any:
     """One variable's parsed value: from `overrides` when given there, else its default.
     Raises KeyError for a name that is no variable, ValueError for a bad value."""
@@ -435,32 +382,8 @@ def load_settings(env: Mapping[str, str] | None = None, *, dev: bool = False) ->
             raise SettingsError(f"{variable.name}: {error}{shown}") from None
     if dev:
         values["dev_mode"] = True
-    values["storage_url"] = _storage_url(values["storage_url"])
-    values["allowed_sources"] = tuple(_allowed(url) for url in values["allowed_sources"])
     values.update(_keys(values["key_hex"], values["salt_hex"], values["dev_mode"]))
-    try:
-        values["presets"] = parse_preset_definitions(values["presets_text"])
-    except ValueError as error:
-        raise SettingsError(f"PIXGATE_PRESETS: {error}") from None
     return Settings(**values)
-
-
-def _storage_url(url: str) -> str:
-    if url.startswith("file://./") or url == "file://.":
-        # A relative file URL is resolved once, here, against the working directory.
-        url = "file://" + os.path.abspath(url.removeprefix("file://"))
-    try:
-        return parse_storage_url(url).url
-    except ValueError as error:
-        raise SettingsError(f"PIXGATE_STORAGE_URL: {error}, got {url!r}") from None
-
-
-def _allowed(url: str) -> str:
-    try:
-        parse_storage_url(url)
-    except ValueError as error:
-        raise SettingsError(f"PIXGATE_ALLOWED_SOURCES: {error}, got {url!r}") from None
-    return url
 
 
 def _keys(key_hex: str, salt_hex: str, dev_mode: bool) -> dict[str, Any]:

@@ -12,7 +12,7 @@ import importlib.util
 from collections import Counter
 from collections.abc import Sequence
 
-import grimp  # type: ignore[import-untyped]
+import grimp
 
 PACKAGES = ("pixgate", "uploader", "proxy", "config", "pixgate_signing", "loadtest", "tests")
 

@@ -13,12 +13,14 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from config import Settings
+from config.storage_url import parse_storage_url
 from proxy import handlers
 from proxy.direct import ROUTE_PATTERN
 from proxy.drain import InFlight, track
 from proxy.keys import IMAGES, IN_FLIGHT, METRICS, POOL, READER, READINESS, SETTINGS, STORAGES
 from proxy.metrics import Metrics
 from proxy.middleware import errors_to_json, observe
+from proxy.option_parsers import presets_from_setting
 from proxy.options import OutputFormat
 from proxy.pipeline import PipelineConfig
 from proxy.plan import EncoderDefaults, Limits
@@ -26,7 +28,6 @@ from proxy.pool import TransformPool
 from proxy.render import configure_libvips
 from proxy.service import ImageService
 from proxy.source_cache import SourceReader
-from proxy.sources import parse_storage_url
 from proxy.storage import open_storages
 from proxy.storage.base import StorageSettings
 
@@ -99,6 +100,7 @@ def core_app(
     settings: Settings, *, client_max_size: int = DEFAULT_CLIENT_MAX_SIZE
 ) -> web.Application:
     """An application with the core services of every role; routes of a role come next."""
+    presets_from_setting(settings.presets_text)  # a bad PIXGATE_PRESETS stops start-up here
     in_flight = InFlight()
     app = web.Application(
         middlewares=[track(in_flight), observe, errors_to_json],

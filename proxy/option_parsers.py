@@ -17,6 +17,7 @@ from types import MappingProxyType
 from typing import TypeVar
 from urllib.parse import unquote
 
+from config import SettingsError
 from proxy.errors import BadRequest
 from proxy.options import (
     FORMAT_EXTENSIONS,
@@ -388,3 +389,12 @@ def parse_preset_definitions(text: str) -> dict[str, tuple[str, ...]]:
         except BadRequest as error:
             raise ValueError(f"preset {name!r}: {error.message}") from None
     return presets
+
+
+def presets_from_setting(text: str) -> Mapping[str, tuple[str, ...]]:
+    """The presets of PIXGATE_PRESETS's `text`, read-only. Raises SettingsError naming the
+    variable on a bad value, so the proxy checks it once at start-up."""
+    try:
+        return MappingProxyType(parse_preset_definitions(text))
+    except ValueError as error:
+        raise SettingsError(f"PIXGATE_PRESETS: {error}") from None

@@ -7,7 +7,7 @@ from importlib import resources
 from pathlib import Path
 
 from config import Settings
-from proxy.sources import parse_storage_url
+from config.storage_url import parse_storage_url
 
 SAMPLE_KEY = "samples/sample.jpg"
 

@@ -22,6 +22,7 @@ from proxy.errors import BadRequest, Forbidden, NotFound
 from proxy.ids import is_image_id, storage_key_for
 from proxy.metrics import Metrics
 from proxy.negotiate import accept_class
+from proxy.option_parsers import presets_from_setting
 from proxy.options import Options, OutputFormat
 from proxy.pipeline import PipelineConfig, Transformed, transform
 from proxy.pool import TransformPool
@@ -109,6 +110,7 @@ class ImageService:
         self._pool = pool
         self._pipeline = pipeline
         self._metrics = metrics
+        self._presets = presets_from_setting(settings.presets_text)
         self._renders: Coalescer[str, Transformed] = Coalescer()
 
     def signed_variant(self, target: str) -> Variant:
@@ -117,7 +119,7 @@ class ImageService:
         signature, signed_path = split_signature(target)
         if not verify_path(signature, signed_path, settings.key_pairs, settings.signature_size):
             raise Forbidden("invalid signature", code="invalid_signature")
-        parsed = parse_target(target, settings.presets)
+        parsed = parse_target(target, self._presets)
         location = resolve_source(parsed.source, settings.storage_url, settings.allowed_sources)
         return Variant(signed_path, parsed.options, location)
 
@@ -129,7 +131,7 @@ class ImageService:
             raw_query,
             key_pairs=settings.key_pairs,
             signature_size=settings.signature_size,
-            presets=settings.presets,
+            presets=self._presets,
         )
         location = resolve_source(
             storage_key_for(direct.image_id), settings.storage_url, settings.allowed_sources

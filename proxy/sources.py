@@ -13,67 +13,15 @@ prefixes. Symlinks are not seen here: the file backend must not follow them out 
 
 from __future__ import annotations
 
-import functools
 import posixpath
 import re
 
+from config.storage_url import SourceLocation, bucket_problem, key_problem, parse_storage_url
 from proxy.errors import BadRequest, Forbidden
-from proxy.storage.base import SourceLocation
 
 MAX_S3_KEY_BYTES = 1024
 
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
-# Lone surrogates are refused too: they cannot be encoded as a file name or S3 key.
-_BAD_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f\\\ud800-\udfff]")
-_BUCKET = re.compile(r"(?!\d+\.\d+\.\d+\.\d+$)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
-
-
-def _key_problem(key: str) -> str | None:
-    """Why `key` is not a safe relative key (`a/b/c.jpg`), or None when it is."""
-    if not key:
-        return "is empty"
-    if key.startswith("/"):
-        return "must be relative"
-    if _BAD_CHARACTER.search(key):
-        return "contains a backslash or a control character"
-    for segment in key.split("/"):
-        if segment in ("", ".", ".."):
-            return "contains an empty, '.' or '..' segment"
-    return None
-
-
-def _bucket_problem(bucket: str) -> str | None:
-    if not _BUCKET.fullmatch(bucket) or ".." in bucket:
-        return f"invalid S3 bucket name {bucket!r}"
-    return None
-
-
-@functools.lru_cache(maxsize=64)
-def parse_storage_url(url: str) -> SourceLocation:
-    """The root `SourceLocation` named by a storage URL (`file:///abs/dir`, `s3://bucket`,
-    `s3://bucket/prefix`); a trailing '/' is dropped, nothing is percent-decoded.
-
-    Raises ValueError saying what is wrong (the caller adds the URL and variable name).
-    """
-    scheme, separator, rest = url.partition("://")
-    if scheme == "file" and separator:
-        if not rest.startswith("/"):
-            raise ValueError("a file URL needs an absolute path: file:///absolute/dir")
-        path = rest.rstrip("/")
-        if "//" in path:
-            raise ValueError("file path contains '//'")
-        if path and (problem := _key_problem(path[1:])):
-            raise ValueError(f"file path {problem}")
-        return SourceLocation("file", "", path or "/")
-    if scheme == "s3" and separator:
-        bucket, _, prefix = rest.partition("/")
-        if problem := _bucket_problem(bucket):
-            raise ValueError(problem)
-        prefix = prefix.rstrip("/")
-        if prefix and (problem := _key_problem(prefix)):
-            raise ValueError(f"S3 prefix {problem}")
-        return SourceLocation("s3", bucket, prefix)
-    raise ValueError("expected file:///absolute/dir, s3://bucket or s3://bucket/prefix")
 
 
 def _under(location: SourceLocation, prefix: SourceLocation) -> bool:
@@ -88,7 +36,7 @@ def _invalid(source: str, problem: str) -> BadRequest:
 
 def _below(root: SourceLocation, key: str, source: str) -> SourceLocation:
     """`key` (a relative key) resolved under the storage `root`."""
-    if problem := _key_problem(key):
+    if problem := key_problem(key):
         raise _invalid(source, f"key {problem}")
     if root.scheme == "file":
         path = posixpath.join(root.key, key)
@@ -117,7 +65,7 @@ def _locate(source: str, root: SourceLocation) -> SourceLocation:
         bucket, slash, key = rest.removeprefix("//").partition("/")
         if not rest.startswith("//") or not slash:
             raise _invalid(source, "expected s3://bucket/key")
-        if problem := _bucket_problem(bucket):
+        if problem := bucket_problem(bucket):
             raise _invalid(source, problem)
         return _below(SourceLocation("s3", bucket, ""), key, source)
     raise BadRequest(

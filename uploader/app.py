@@ -9,9 +9,10 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
+from config.storage_url import parse_storage_url
 from proxy.errors import Unavailable
 from proxy.keys import METRICS, POOL, READER, READINESS, SETTINGS, STORAGES, ReadinessCheck
-from proxy.sources import parse_storage_url, resolve_source
+from proxy.sources import resolve_source
 from proxy.storage.base import SourceLocation
 from uploader import handlers
 from uploader.auth import ApiKeys

@@ -15,8 +15,9 @@ from typing import Any
 import aiohttp
 
 from config import Settings, load_settings
+from config.storage_url import parse_storage_url
 from proxy.errors import PixgateError
-from proxy.sources import parse_storage_url, resolve_source
+from proxy.sources import resolve_source
 from proxy.storage import open_storages
 from proxy.storage.base import SourceLocation, StorageSettings
 from uploader.lifecycle import (

@@ -13,7 +13,7 @@ from aiobotocore.session import get_session
 from botocore.exceptions import BotoCoreError, ClientError
 
 from config import Settings
-from proxy.sources import parse_storage_url
+from config.storage_url import parse_storage_url
 from proxy.storage.base import StorageSettings
 from proxy.storage.s3 import client_config
 

@@ -7,24 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-
-@dataclass(frozen=True, slots=True)
-class SourceLocation:
-    """A validated, canonical place of an original.
-
-    `scheme` is the backend ("file" or "s3"). For "file", `bucket` is empty and `key` is an
-    absolute, normalised filesystem path. For "s3", `key` is the object key (no leading '/').
-    """
-
-    scheme: str
-    bucket: str
-    key: str
-
-    @property
-    def url(self) -> str:
-        if self.scheme == "file":
-            return f"file://{self.key}"
-        return f"{self.scheme}://{self.bucket}/{self.key}"
+# The place of an original is the form of a storage setting, so config defines it.
+from config.storage_url import SourceLocation as SourceLocation
 
 
 @dataclass(frozen=True, slots=True)

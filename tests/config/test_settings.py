@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import fields
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from config import Settings, SettingsError, load_settings
 from config.settings import VARIABLES, markdown_table, variable_value
@@ -41,7 +44,22 @@ def test_defaults() -> None:
         pytest.param({"PIXGATE_ALLOWED_SOURCES": "http://x/"}, "PIXGATE_ALLOWED_SOURCES", id="al"),
         pytest.param({"PIXGATE_S3_ENDPOINT_URL": "moto:5000"}, "PIXGATE_S3_ENDPOINT_URL", id="s3"),
         pytest.param({"PIXGATE_FORMAT_QUALITY": "bmp=3"}, "PIXGATE_FORMAT_QUALITY", id="fq"),
-        pytest.param({"PIXGATE_PRESETS": "thumb=nope:1"}, "PIXGATE_PRESETS", id="preset"),
+        pytest.param(
+            {"PIXGATE_ALLOWED_SOURCES": "s3://bkt/p/, s3://B"},
+            "PIXGATE_ALLOWED_SOURCES: 's3://B': invalid S3 bucket name",
+            id="allowed-item",
+        ),
+        pytest.param(
+            {"PIXGATE_STORAGE_URL": "file://srv"},
+            "PIXGATE_STORAGE_URL: a file URL needs an absolute path",
+            id="storage-relative",
+        ),
+        pytest.param({"PIXGATE_ROLE": "worker"}, "PIXGATE_ROLE: expected all", id="role"),
+        pytest.param({"PIXGATE_UPLOAD_RATE": "60"}, "PIXGATE_UPLOAD_RATE", id="rate"),
+        pytest.param({"PIXGATE_TRANSFORM_TIMEOUT": "0"}, "PIXGATE_TRANSFORM_TIMEOUT", id="timeout"),
+        pytest.param({"PIXGATE_PURGE_URL": "edge:8081"}, "PIXGATE_PURGE_URL", id="purge"),
+        pytest.param({"PIXGATE_DATABASE_URL": "mysql://h/db"}, "PIXGATE_DATABASE_URL", id="db"),
+        pytest.param({"PIXGATE_API_KEYS": "a:short"}, "PIXGATE_API_KEYS", id="api-keys"),
         pytest.param({"PIXGATE_KEY": "zz"}, "PIXGATE_KEY", id="bad-hex"),
         pytest.param({"PIXGATE_SALT": "00,11"}, "PIXGATE_KEY/PIXGATE_SALT", id="unpaired"),
         pytest.param({"PIXGATE_LOG_LEVEL": "loud"}, "PIXGATE_LOG_LEVEL", id="log-level"),
@@ -69,15 +87,51 @@ def test_dev_mode_generates_a_throwaway_key(settings: object) -> None:
     assert loaded.generated_key and loaded.dev_mode and len(loaded.key_pairs) == 1
 
 
-def test_secrets_never_in_repr_or_errors() -> None:
-    settings = load_settings({"PIXGATE_KEY": "abcdef0123", "PIXGATE_SALT": "99887766"})
-    assert "abcdef0123" not in repr(settings) and "99887766" not in repr(settings)
-    with pytest.raises(SettingsError) as error:
-        load_settings({"PIXGATE_KEY": "secretzz", "PIXGATE_SALT": "00"})
+# (id, variable, a good secret value)
+SECRETS = [
+    ("key", "PIXGATE_KEY", "abcdef0123"),
+    ("salt", "PIXGATE_SALT", "99887766"),
+    ("database", "PIXGATE_DATABASE_URL", "postgresql://pixgate:hunter2hunter2@db/pixgate"),
+    ("api keys", "PIXGATE_API_KEYS", "app:hunter2hunter2hunter2"),
+    ("admin key", "PIXGATE_ADMIN_KEY", "hunter2hunter2admin"),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [row[1:] for row in SECRETS], ids=[row[0] for row in SECRETS]
+)
+def test_secrets_never_in_repr(name: str, value: str) -> None:
+    env = {"PIXGATE_KEY": "abcdef0123", "PIXGATE_SALT": "99887766", name: value}
+    settings = load_settings(env)
+    assert value not in repr(settings) and "hunter2" not in repr(settings)
+
+
+# (id, variable, a bad value holding a secret)
+BAD_SECRETS = [
+    ("key", "PIXGATE_KEY", "secretzz"),
+    ("salt", "PIXGATE_SALT", "secretzz"),
+    ("database", "PIXGATE_DATABASE_URL", "mysql://pixgate:secretzz@db/pixgate"),
+    ("api keys", "PIXGATE_API_KEYS", "app:secretzz"),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [row[1:] for row in BAD_SECRETS], ids=[row[0] for row in BAD_SECRETS]
+)
+def test_secrets_never_in_errors(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=name) as error:
+        load_settings({**KEYS, name: value})
     assert "secretzz" not in str(error.value)
 
 
-def test_rotation_and_presets() -> None:
+def test_every_secret_is_a_field_kept_out_of_repr() -> None:
+    hidden = {f.name for f in fields(Settings) if not f.repr}
+    secret = {variable.field for variable in VARIABLES if variable.secret}
+    assert hidden == secret | {"key_pairs"}
+    assert {name for _, name, _ in SECRETS} == {v.name for v in VARIABLES if v.secret}
+
+
+def test_rotation_and_raw_presets() -> None:
     settings = load_settings(
         {
             "PIXGATE_KEY": "aa,736563726574",
@@ -88,16 +142,62 @@ def test_rotation_and_presets() -> None:
         }
     )
     assert len(settings.key_pairs) == 2
-    assert settings.presets["thumb"] == ("rs:fill:150:150", "q:70")
+    assert settings.presets_text == "thumb=rs:fill:150:150/q:70,default=sm:1"  # proxy parses it
     assert settings.allowed_sources == ("s3://other/public/", "file:///srv/img")
     assert settings.storage_schemes == {"file", "s3"}
     assert settings.base_url == "http://127.0.0.1:9000"
 
 
-def test_every_setting_has_a_variable() -> None:
-    derived = {"key_pairs", "generated_key", "presets"}
-    declared = {variable.field for variable in VARIABLES}
-    assert {f.name for f in fields(Settings)} - derived == declared
+def test_every_variable_is_declared_once() -> None:
+    names = [variable.name for variable in VARIABLES]
+    assert len(names) == len(set(names))
+    assert all(name.startswith("PIXGATE_") for name in names)
+    derived = {"key_pairs", "generated_key"}
+    assert [f.name for f in fields(Settings) if f.name not in derived] == [
+        variable.field for variable in VARIABLES
+    ]
+    readme = README.read_text()
+    assert all(readme.count(f"| `{name}` |") == 1 for name in names)
+
+
+@pytest.mark.parametrize("name", [variable.name for variable in VARIABLES])
+def test_every_default_parses(name: str) -> None:
+    variable_value(name)
+
+
+@given(name=st.sampled_from([variable.name for variable in VARIABLES]), text=st.text(max_size=60))
+def test_any_value_parses_or_raises_value_error(name: str, text: str) -> None:
+    try:
+        variable_value(name, {name: text})
+    except ValueError as error:
+        message = str(error)
+    else:
+        return
+    assert message  # says what was expected
+
+
+# (id, environment, field, value)
+STORAGE_VALUES = [
+    ("relative file", {"PIXGATE_STORAGE_URL": "file://./st/"}, "storage_url", "file://{cwd}/st"),
+    ("s3 trailing /", {"PIXGATE_STORAGE_URL": " s3://bkt/pre/ "}, "storage_url", "s3://bkt/pre"),
+    (
+        "allowed as written",
+        {"PIXGATE_ALLOWED_SOURCES": "s3://bkt/p/,"},
+        "allowed_sources",
+        ("s3://bkt/p/",),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("env", "name", "expected"),
+    [row[1:] for row in STORAGE_VALUES],
+    ids=[row[0] for row in STORAGE_VALUES],
+)
+def test_storage_values(env: dict[str, str], name: str, expected: object) -> None:
+    if isinstance(expected, str):
+        expected = expected.format(cwd=os.getcwd())
+    assert getattr(load_settings({**KEYS, **env}), name) == expected
 
 
 def test_readme_documents_every_variable() -> None:

@@ -18,9 +18,11 @@ from pathlib import Path
 import pytest
 import pyvips
 
+from config import SettingsError, load_settings
 from loadtest.harness import imagegen
 from loadtest.harness.ports import free_port
 from loadtest.harness.s3server import MotoServer, s3_client
+from pixgate.app import create_app
 from pixgate.cli import main
 
 KEYS = {"PIXGATE_KEY": "736563726574", "PIXGATE_SALT": "68656C6C6F"}
@@ -90,6 +92,29 @@ def test_keygen(capsys: pytest.CaptureFixture[str]) -> None:
 def test_settings_markdown(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["settings", "--markdown"]) == 0
     assert "| `PIXGATE_STORAGE_URL` |" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("role", ["all", "proxy", "uploader"])
+def test_bad_presets_stop_create_app(role: str) -> None:
+    settings = load_settings({**KEYS, "PIXGATE_ROLE": role, "PIXGATE_PRESETS": "thumb=nope:1"})
+    with pytest.raises(SettingsError, match=r"^PIXGATE_PRESETS: preset 'thumb': unknown option"):
+        create_app(settings)
+
+
+def test_bad_presets_stop_serve_naming_the_variable(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIXGATE_")}
+    env.update(
+        KEYS,
+        PIXGATE_BIND=f"127.0.0.1:{free_port()}",
+        PIXGATE_STORAGE_URL=f"file://{tmp_path}/storage",
+        PIXGATE_DATABASE_URL=f"sqlite:///{tmp_path}/pixgate.db",
+        PIXGATE_PRESETS="thumb=w:1,wide=w:x",
+    )
+    done = subprocess.run(
+        [*PIXGATE_COMMAND, "serve"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2, done.stderr
+    assert "pixgate: configuration error: PIXGATE_PRESETS: preset 'wide'" in done.stderr
 
 
 @dataclass(frozen=True, slots=True)

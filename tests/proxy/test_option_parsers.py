@@ -10,12 +10,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from config import SettingsError
 from proxy.errors import BadRequest
 from proxy.option_parsers import (
     MAX_EXPANDED_SEGMENTS,
     OPTION_NAMES,
     parse_options,
     parse_preset_definitions,
+    presets_from_setting,
 )
 from proxy.options import (
     Color,
@@ -438,6 +440,23 @@ BAD_PRESET_DEFINITIONS = [
 def test_bad_preset_definitions(text: str, message: str) -> None:
     with pytest.raises(ValueError, match=re.escape(message)):
         parse_preset_definitions(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [row[1:] for row in BAD_PRESET_DEFINITIONS],
+    ids=[row[0] for row in BAD_PRESET_DEFINITIONS],
+)
+def test_bad_presets_setting_names_the_variable(text: str, message: str) -> None:
+    with pytest.raises(SettingsError, match=re.escape(f"PIXGATE_PRESETS: {message}")):
+        presets_from_setting(text)
+
+
+def test_presets_setting_is_read_only() -> None:
+    presets = presets_from_setting("thumb=rs:fill:150:150/q:70")
+    assert presets == {"thumb": ("rs:fill:150:150", "q:70")}
+    with pytest.raises(TypeError):
+        presets["big"] = ("w:2000",)  # type: ignore[index]
 
 
 # -- properties

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import posixpath
-import re
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -11,8 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from config.storage_url import parse_storage_url
 from proxy.errors import BadRequest, Forbidden, PixgateError
-from proxy.sources import parse_storage_url, resolve_source
+from proxy.sources import resolve_source
 from proxy.storage.base import SourceLocation
 from proxy.urlpath import parse_target
 
@@ -209,58 +209,6 @@ def test_through_the_url(target: str, expected: str) -> None:
         with pytest.raises(BadRequest) as caught:
             resolve()
         assert caught.value.code == expected
-
-
-# (id, storage URL, root)
-STORAGE_URLS = [
-    ("file", "file:///srv/img", file_at("/srv/img")),
-    ("file trailing /", "file:///srv/img/", file_at("/srv/img")),
-    ("file root", "file:///", file_at("/")),
-    ("file dots in names", "file:///srv/.img/a..b", file_at("/srv/.img/a..b")),
-    ("s3 bucket", "s3://my-bucket", s3_at("my-bucket", "")),
-    ("s3 bucket /", "s3://my.bucket/", s3_at("my.bucket", "")),
-    ("s3 prefix", "s3://bucket/a/b", s3_at("bucket", "a/b")),
-    ("s3 prefix /", "s3://bucket/a/b/", s3_at("bucket", "a/b")),
-]
-
-
-@pytest.mark.parametrize(
-    ("url", "root"), [row[1:] for row in STORAGE_URLS], ids=[row[0] for row in STORAGE_URLS]
-)
-def test_storage_urls(url: str, root: SourceLocation) -> None:
-    assert parse_storage_url(url) == root
-    assert parse_storage_url(root.url) == root  # the canonical form parses to itself
-
-
-# (id, storage URL, words of the ValueError)
-BAD_STORAGE_URLS = [
-    ("empty", "", "expected file:///absolute/dir, s3://bucket or s3://bucket/prefix"),
-    ("no scheme", "/srv/img", "expected file:///absolute/dir"),
-    ("http", "http://h/x", "expected file:///absolute/dir"),
-    ("FILE", "FILE:///srv", "expected file:///absolute/dir"),
-    ("file relative", "file://srv/img", "a file URL needs an absolute path"),
-    ("file dot", "file://./var", "a file URL needs an absolute path"),
-    ("file no slashes", "file:/srv", "expected file:///absolute/dir"),
-    ("file parent", "file:///srv/../etc", "'..' segment"),
-    ("file double slash", "file:///srv//img", "contains '//'"),
-    ("file backslash", "file:///srv\\img", "backslash"),
-    ("file NUL", "file:///srv\x00", "control character"),
-    ("s3 no bucket", "s3://", "invalid S3 bucket name ''"),
-    ("s3 bad bucket", "s3://My_Bucket", "invalid S3 bucket name 'My_Bucket'"),
-    ("s3 long bucket", "s3://" + "b" * 64, "invalid S3 bucket name"),
-    ("s3 bad prefix", "s3://bucket/a/../b", "S3 prefix contains an empty, '.' or '..'"),
-    ("s3 empty prefix segment", "s3://bucket/a//b", "S3 prefix contains an empty"),
-]
-
-
-@pytest.mark.parametrize(
-    ("url", "message"),
-    [row[1:] for row in BAD_STORAGE_URLS],
-    ids=[row[0] for row in BAD_STORAGE_URLS],
-)
-def test_bad_storage_urls(url: str, message: str) -> None:
-    with pytest.raises(ValueError, match=re.escape(message)):
-        parse_storage_url(url)
 
 
 # -- properties
