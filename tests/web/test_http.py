@@ -170,6 +170,27 @@ async def test_image_page_escapes_the_title_and_lists_absolute_links(
     assert tags.one("article", id="image-page")["data-image-id"] == image_id
 
 
+async def test_hostile_exif_and_quotes_in_attributes_come_out_escaped(
+    site: Site, http: aiohttp.ClientSession
+) -> None:
+    hostile = "<script>alert(1)</script>"
+    title = '" onerror="alert(1)'
+    data = imagegen.tagged_jpeg(
+        64, 48, {"exif-ifd0-Model": hostile, "exif-ifd2-LensModel": '"><img src=x>'}
+    )
+    image_id = (await upload_image(http, site, data, title=title))["image_id"]
+    _, text = await get_text(http, f"{site.base_url}/v/{image_id}")
+    assert hostile not in text and "<img src=x>" not in text
+    assert_no_inline_code(text)
+    assert '<th scope="row">Camera</th><td>&lt;script&gt;alert(1)&lt;/script&gt;</td>' in text
+    assert '<th scope="row">Lens</th><td>&quot;&gt;&lt;img src=x&gt;</td>' in text
+    assert 'alt="&quot; onerror=&quot;alert(1)"' in text
+    tags = Tags(text)
+    assert tags.one("img", id="photo")["alt"] == title
+    assert tags.one("meta", property="og:title")["content"] == title
+    assert len(tags.find("img")) == 3  # brand mark, placeholder, photo: nothing injected
+
+
 async def test_unknown_images_get_an_html_404(site: Site, http: aiohttp.ClientSession) -> None:
     for path in (f"/v/{UNKNOWN_ID}", "/v/img_short", "/v/..%2Fetc"):
         response, text = await get_text(http, site.base_url + path)

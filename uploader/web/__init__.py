@@ -11,13 +11,14 @@ from aiohttp import web
 from proxy.keys import SETTINGS
 from uploader.web import pages
 from uploader.web.static import StaticFiles
-from uploader.web.templates import Templates
+from uploader.web.templates import page_templates
 
 
 def setup_web(app: web.Application) -> None:
+    static = StaticFiles.load()
     app[pages.WEB] = pages.WebPages(
-        templates=Templates.load(),
-        static=StaticFiles.load(),
+        templates=page_templates(static),
+        static=static,
         csp=pages.content_security_policy(app[SETTINGS].base_url),
     )
     app.router.add_get("/", pages.upload_page)

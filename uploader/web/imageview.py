@@ -1,6 +1,6 @@
 """What the image page shows of one image: its links, embed snippets and readable details.
 
-Pure functions of an `ImageRecord` and a `UrlBuilder`; `pages` puts them into HTML.
+Pure functions of an `ImageRecord` and a `UrlBuilder`; `templates/image.html` lays them out.
 """
 
 from __future__ import annotations
@@ -70,6 +70,25 @@ def page_links(urls: UrlBuilder, record: ImageRecord) -> PageLinks:
         placeholder=urls.direct_url(record.image_id, size="tiny"),
         srcset=", ".join(f"{url} {width}w" for width, url in srcset.items()),
     )
+
+
+def page_values(urls: UrlBuilder, record: ImageRecord) -> dict[str, Any]:
+    """Everything `templates/image.html` shows of `record`, by the names it uses."""
+    links = page_links(urls, record)
+    return {
+        "record": record,
+        "links": links,
+        "heading": record.title or "Untitled image",
+        "alt": alt_text(record),
+        "summary": summary(record),
+        "photo_sizes": PHOTO_SIZES,
+        "large_url": large_link(links),
+        "embed_html": embed_html(links, record),
+        "embed_markdown": embed_markdown(links, record),
+        "embed_bbcode": embed_bbcode(links),
+        "details": detail_rows(record),
+        "camera": exif_rows(record.exif),
+    }
 
 
 def alt_text(record: ImageRecord) -> str:
