@@ -46,13 +46,35 @@ class TooLarge(PixgateError):
 
 
 class UnsupportedMedia(PixgateError):
+    """Not an image pixgate reads (SVG, PDF, text, ...)."""
+
     status = 415
     code = "unsupported_format"
 
 
+class UnsupportedCoding(UnsupportedMedia):
+    """A format pixgate reads, coded in a way this build cannot decode (HEVC in HEIF
+    without a decoder, 12-bit or hierarchical JPEG); the message names the coding."""
+
+
 class Unprocessable(PixgateError):
+    """A source pixgate will not render for a reason of its own (a TIFF directory past
+    the bound, a libvips failure that is not the source's)."""
+
     status = 422
     code = "unprocessable"
+
+
+class CorruptImage(Unprocessable):
+    """Empty, truncated or damaged: the bytes claim a format they do not hold."""
+
+    code = "corrupt_image"
+
+
+class SourceTooLarge(Unprocessable):
+    """More pixels than PIXGATE_MAX_SRC_PIXELS, known from the header before decoding."""
+
+    code = "source_too_large"
 
 
 class UpstreamError(PixgateError):

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pyvips
+
 from proxy.deadline import Deadline
-from proxy.errors import Unprocessable
+from proxy.errors import PixgateError, Unprocessable
 from proxy.negotiate import choose_format
 from proxy.options import Options, OutputFormat
 from proxy.plan import EncoderDefaults, Limits, plan_transform
-from proxy.probe import probe
+from proxy.probe import decode_error, is_load_failure, probe
 from proxy.render import Rendered, render
 
 Transformed = Rendered
@@ -39,12 +41,21 @@ def transform(
     )
     output_format, _ = choose_format(requested, accept, info)
     plan = plan_transform(options, info, output_format, config.limits, config.encoder)
-    if deadline is None:
-        return render(data, plan)
-    deadline.check()
+    if deadline is not None:
+        deadline.check()
     try:
         return render(data, plan, deadline)
-    except Unprocessable:
-        if deadline.expired:
+    except Unprocessable as error:
+        if deadline is not None and deadline.expired:
             raise deadline.error() from None
-        raise
+        raise _render_error(error, data) from error.__cause__
+
+
+def _render_error(error: Unprocessable, data: bytes) -> PixgateError:
+    """A render failure as the probe names it: the header was sound, so a loader failing
+    means a coding this build lacks (415) or damage past the header (422 corrupt_image),
+    the answer an upload of these bytes gets. Other failures keep render's answer."""
+    cause = error.__cause__
+    if isinstance(cause, pyvips.Error) and is_load_failure(cause):
+        return decode_error(cause, data)
+    return error

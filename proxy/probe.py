@@ -4,17 +4,33 @@
 content (magic bytes, never a file name or a Content-Type), refuses formats pixgate does not
 render (SVG, PDF, anything unknown) and refuses images too big to decode, all from the header
 that libvips reads lazily. Nothing here decodes a pixel.
+
+It is also the one place that says what a refusal means to a client: a valid file coded in
+a way this build cannot decode (12-bit or hierarchical JPEG, HEVC in HEIF without a
+decoder) is `UnsupportedCoding` (415) naming the coding, and empty, truncated or damaged bytes are
+`CorruptImage`, whether the header says so here or the decoder later (`decode_error`, which
+the proxy's render and the uploader's decode pass both use).
 """
 
 from __future__ import annotations
 
 import enum
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import pyvips
 
-from proxy.errors import TooLarge, Unprocessable, UnsupportedMedia
+from proxy.errors import (
+    CorruptImage,
+    PixgateError,
+    SourceTooLarge,
+    TooLarge,
+    Unprocessable,
+    UnsupportedCoding,
+    UnsupportedMedia,
+)
 
 
 class SourceFormat(enum.Enum):
@@ -136,8 +152,9 @@ def probe(
     """Identify `data` and read its header.
 
     Raises TooLarge if `data` is longer than `max_bytes`; UnsupportedMedia for formats pixgate
-    does not read (SVG, PDF, unknown bytes); Unprocessable for empty data, an unreadable
-    header, or more pixels than `max_pixels`.
+    does not read (SVG, PDF, unknown bytes), UnsupportedCoding for JPEG codings libjpeg does
+    not decode (12-bit, hierarchical); CorruptImage for empty data or an unreadable header;
+    SourceTooLarge for more pixels than `max_pixels`.
 
     The pixel limit counts what a render would decode: one frame's width x height times the
     number of frames decoded, i.e. `min(pages, max_frames)` (all pages when `max_frames` is
@@ -145,16 +162,18 @@ def probe(
     does not punish long animations of which only the first frames are ever decoded.
     """
     if not data:
-        raise Unprocessable("the source is empty")
+        raise CorruptImage("the source is empty")
     if max_bytes is not None and len(data) > max_bytes:
         raise TooLarge(f"the source is larger than {max_bytes} bytes")
 
     source_format = sniff(data)
     if source_format is None:
         raise UnsupportedMedia(_unsupported_message(data))
+    if source_format is SourceFormat.JPEG:
+        _check_jpeg_coding(data)
     if source_format is SourceFormat.GIF and gif_cut_short(data):
         # libvips would decode the frames that are there, the last one partly blank.
-        raise Unprocessable("the source image is truncated", code="corrupt_image")
+        raise CorruptImage("the source image is truncated")
     if source_format is SourceFormat.TIFF and tiff_directory_too_large(data):
         raise Unprocessable(
             f"the TIFF has a directory of more than {MAX_TIFF_DIRECTORY_ENTRIES} entries"
@@ -163,7 +182,7 @@ def probe(
     header = _read_header(data)
     loader = _get_str(header, "vips-loader")
     if loader not in _LOADERS[source_format]:
-        raise Unprocessable(f"the source is not a valid {source_format.value} image")
+        raise CorruptImage(f"the source is not a valid {source_format.value} image")
 
     info = SourceInfo(
         format=source_format,
@@ -175,15 +194,14 @@ def probe(
         icc_profile=header.get_typeof("icc-profile-data") != 0,
     )
     if info.width < 1 or info.height < 1:
-        raise Unprocessable("the source has no pixels")
+        raise CorruptImage("the source has no pixels")
 
     frames = info.pages if max_frames is None else max(1, min(info.pages, max_frames))
     if info.width * info.height * frames > max_pixels:
-        raise Unprocessable(
+        raise SourceTooLarge(
             f"the source is too large: {info.width}x{info.height}"
             + (f" x {frames} frames" if frames > 1 else "")
-            + f" exceeds {max_pixels} pixels",
-            code="source_too_large",
+            + f" exceeds {max_pixels} pixels"
         )
     return info
 
@@ -268,7 +286,198 @@ def _read_header(data: bytes) -> Any:
     try:
         return pyvips.Image.new_from_buffer(data, "")
     except pyvips.Error as error:
-        raise Unprocessable("the source image header is unreadable or truncated") from error
+        if _decoder_missing(error):
+            raise UnsupportedCoding(_coding_message(data)) from error
+        raise CorruptImage("the source image header is unreadable or truncated") from error
+
+
+# --- what a failure means ------------------------------------------------------------------
+
+# libheif's and libjpeg's words for a coding this build has no decoder for.
+_NO_DECODER = (
+    "not been built in",
+    "no decoding plugin",
+    "unsupported codec",
+    "omitted at compile time",
+    "unsupported jpeg data precision",
+    "unsupported jpeg process",
+)
+
+
+def decode_error(error: pyvips.Error, data: bytes) -> PixgateError:
+    """What a libvips failure to decode `data`, which `probe` accepted, means to a client:
+    UnsupportedCoding naming the coding when this build has no decoder for it (HEVC in
+    HEIF with pyvips-binary), else CorruptImage (truncated or damaged past the header)."""
+    if _decoder_missing(error):
+        return UnsupportedCoding(_coding_message(data))
+    return CorruptImage("the source image is truncated or corrupt")
+
+
+# The error domains of libvips' loaders and of the libraries under them: a failure that
+# names one of these happened while reading the source, not while resizing or encoding.
+_LOADER_DOMAINS = re.compile(
+    r"vipsjpeg|vipspng|libpng|spng|heif:|heifload|gifload|nsgif|webpload|webp2vips"
+    r"|tiff2vips|tiffload|uhdrload|load error|premature end|truncated",
+    re.IGNORECASE,
+)
+
+
+def is_load_failure(error: pyvips.Error) -> bool:
+    """Whether a libvips failure happened in a loader (so `decode_error` names it)."""
+    return _LOADER_DOMAINS.search(str(error)) is not None
+
+
+def _decoder_missing(error: pyvips.Error) -> bool:
+    detail = str(error).lower()
+    return any(words in detail for words in _NO_DECODER)
+
+
+def _coding_message(data: bytes) -> str:
+    source_format = sniff(data)
+    if source_format in (SourceFormat.HEIF, SourceFormat.AVIF):
+        return f"HEIF with {heif_codec(data) or 'this'} compression is not supported"
+    if source_format is SourceFormat.JPEG:
+        frame = jpeg_frame(data)
+        if frame is not None and frame[0] in _JPEG_HIERARCHICAL:
+            return "hierarchical JPEG is not supported"
+        if frame is not None and frame[1] != 8:
+            return f"{frame[1]}-bit JPEG is not supported"
+        return "this JPEG coding is not supported"
+    name = source_format.name if source_format is not None else "image"
+    return f"this {name} coding is not supported"
+
+
+# --- JPEG frame header ---------------------------------------------------------------------
+
+# Start-of-frame markers (C4 DHT, C8 JPG and CC DAC share the range but are not frames).
+_JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+_JPEG_HIERARCHICAL = frozenset({0xC5, 0xC6, 0xC7, 0xCD, 0xCE, 0xCF})  # libjpeg has none
+_JPEG_LOSSLESS = frozenset({0xC3, 0xCB})
+_JPEG_STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})
+
+
+def jpeg_frame(data: bytes) -> tuple[int, int] | None:
+    """(marker, sample precision in bits) of the JPEG's frame header, read by walking the
+    segments before the scan; None if there is none before the scan or the data's end."""
+    size, position = len(data), 2
+    while position + 4 <= size:
+        if data[position] != 0xFF:
+            return None
+        marker = data[position + 1]
+        if marker == 0xFF:  # fill byte before a marker
+            position += 1
+            continue
+        if marker in _JPEG_STANDALONE:
+            position += 2
+            continue
+        if marker in (0xD9, 0xDA):  # end of image, start of scan
+            return None
+        if marker in _JPEG_SOF:
+            return (marker, data[position + 4]) if position + 4 < size else None
+        length = int.from_bytes(data[position + 2 : position + 4], "big")
+        if length < 2:
+            return None
+        position += 2 + length
+    return None
+
+
+def _check_jpeg_coding(data: bytes) -> None:
+    """Refuse, from the frame header, JPEG codings libjpeg-turbo's 8-bit decoding in
+    libvips cannot decode although the file is valid: hierarchical frames and samples of
+    another precision than 8 bits (12-bit medical and camera JPEGs, 16-bit lossless)."""
+    frame = jpeg_frame(data)
+    if frame is None:
+        return  # no frame header before the scan: the header read below refuses it
+    marker, precision = frame
+    valid = range(2, 17) if marker in _JPEG_LOSSLESS else (8, 12)
+    if precision not in valid:
+        raise CorruptImage(f"the JPEG frame header gives an invalid precision of {precision}")
+    if marker in _JPEG_HIERARCHICAL or precision != 8:
+        raise UnsupportedCoding(_coding_message(data))
+
+
+# --- HEIF items ----------------------------------------------------------------------------
+
+# Item types of coded images in HEIF (ISO/IEC 23008-12) and AVIF, by the name users know.
+_HEIF_CODECS = {
+    b"hvc1": "HEVC",
+    b"hev1": "HEVC",
+    b"av01": "AV1",
+    b"vvc1": "VVC",
+    b"vvi1": "VVC",
+    b"avc1": "AVC",
+    b"j2k1": "JPEG 2000",
+    b"jpeg": "JPEG",
+    b"unci": "uncompressed",
+}
+
+
+def heif_codec(data: bytes) -> str | None:
+    """The coding of the primary image of a HEIF/AVIF ("HEVC", "AV1", ...), from its item
+    types in `meta/iinf`; for a derived primary image (a grid of tiles, as phones write)
+    the coding of its first coded item. None if the boxes do not say.
+
+    libvips' own `heif-compression` field only reflects the file's brand."""
+    meta = _child_box(data, 0, len(data), b"meta")
+    if meta is None:
+        return None
+    start, end = meta[0] + 4, meta[1]  # meta is a full box: version and flags first
+    primary = _primary_item(data, start, end)
+    types = _item_types(data, start, end)
+    if primary in types and types[primary] in _HEIF_CODECS:
+        return _HEIF_CODECS[types[primary]]
+    coded = [_HEIF_CODECS[kind] for kind in types.values() if kind in _HEIF_CODECS]
+    return coded[0] if coded else None
+
+
+def _boxes(data: bytes, start: int, end: int) -> Iterator[tuple[bytes, int, int]]:
+    """(type, payload start, payload end) of the ISOBMFF boxes between `start` and `end`."""
+    end = min(end, len(data))
+    while start + 8 <= end:
+        size = int.from_bytes(data[start : start + 4], "big")
+        kind, header = data[start + 4 : start + 8], 8
+        if size == 1 and start + 16 <= end:
+            size, header = int.from_bytes(data[start + 8 : start + 16], "big"), 16
+        elif size == 0:
+            size = end - start
+        if size < header or start + size > end:
+            return
+        yield kind, start + header, start + size
+        start += size
+
+
+def _child_box(data: bytes, start: int, end: int, kind: bytes) -> tuple[int, int] | None:
+    for found, payload, payload_end in _boxes(data, start, end):
+        if found == kind:
+            return payload, payload_end
+    return None
+
+
+def _primary_item(data: bytes, start: int, end: int) -> int | None:
+    pitm = _child_box(data, start, end, b"pitm")
+    if pitm is None or pitm[1] - pitm[0] < 6:
+        return None
+    width = 4 if data[pitm[0]] >= 1 else 2
+    return int.from_bytes(data[pitm[0] + 4 : pitm[0] + 4 + width], "big")
+
+
+def _item_types(data: bytes, start: int, end: int) -> dict[int, bytes]:
+    """Item id -> item type of every `infe` (version 2 or 3) in `iinf`."""
+    iinf = _child_box(data, start, end, b"iinf")
+    if iinf is None or iinf[1] - iinf[0] < 6:
+        return {}
+    entries = iinf[0] + 4 + (4 if data[iinf[0]] >= 1 else 2)
+    types: dict[int, bytes] = {}
+    for kind, payload, payload_end in _boxes(data, entries, iinf[1]):
+        version = data[payload] if payload < payload_end else 0
+        if kind != b"infe" or version < 2:
+            continue
+        width = 4 if version >= 3 else 2
+        at = payload + 4 + width + 2  # after version/flags, item id, protection index
+        if at + 4 <= payload_end:
+            item = int.from_bytes(data[payload + 4 : payload + 4 + width], "big")
+            types[item] = data[at : at + 4]
+    return types
 
 
 def _page_height(header: Any) -> int:

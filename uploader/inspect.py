@@ -15,8 +15,8 @@ from typing import Any
 
 import pyvips
 
-from proxy.errors import Unprocessable, UnsupportedMedia
-from proxy.probe import SourceFormat, SourceInfo, probe, sniff
+from proxy.errors import UnsupportedCoding, UnsupportedMedia
+from proxy.probe import SourceFormat, SourceInfo, decode_error, probe, sniff
 from uploader.exif import decode_exif
 
 logger = logging.getLogger("pixgate.uploader.inspect")
@@ -32,13 +32,10 @@ CONTENT_TYPES: dict[str, str] = {
 }
 ACCEPTED_FORMATS = frozenset(SourceFormat(name) for name in CONTENT_TYPES)
 _ACCEPTED_HINT = "upload a JPEG, PNG, GIF, WebP, AVIF or HEIC image"
+_CODING_HINT = "convert it to JPEG, PNG, WebP or AVIF"
 
 # Size of the decode pass: small, so little is resized, but every input pixel is read.
 _CHECK_SIZE = 64
-
-# libheif's words when the codec (HEVC in the pyvips-binary wheels) is not built in.
-_NO_DECODER = ("not been built in", "no decoding plugin", "unsupported codec")
-_HEIF_NAMES = {SourceFormat.HEIF: "HEIC (HEVC)", SourceFormat.AVIF: "AVIF"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,16 +59,19 @@ def inspect_upload(
 ) -> Inspected:
     """Identify, validate and describe an upload.
 
-    Raises UnsupportedMedia (415) for anything but JPEG, PNG, GIF, WebP, AVIF and HEIC (and
-    for HEIC when this libvips has no HEVC decoder); Unprocessable (422) for empty,
-    unreadable, truncated or corrupt data and for more pixels than `max_pixels`, counted as
-    `proxy.probe.probe` does with `max_frames` (pass the proxy's frame limit, so what is
-    accepted here can be rendered there).
+    Raises UnsupportedMedia (415) for anything but JPEG, PNG, GIF, WebP, AVIF and HEIC, and
+    for codings this libvips cannot decode (HEVC without a decoder, 12-bit JPEG), naming
+    them; CorruptImage (422) for empty, unreadable, truncated or corrupt data; and
+    SourceTooLarge (422) for more pixels than `max_pixels`, counted as `proxy.probe.probe`
+    does with `max_frames` (pass the proxy's frame limit, so what is accepted here can be
+    rendered there). The probe decides every one of these, as it does for the proxy.
     """
     if sniff(data) is SourceFormat.TIFF:  # refused before any TIFF parser sees it
         raise UnsupportedMedia(f"TIFF images are not accepted: {_ACCEPTED_HINT}")
     try:
         info = probe(data, max_pixels=max_pixels, max_frames=max_frames)
+    except UnsupportedCoding as error:
+        raise UnsupportedCoding(f"{error.message}: {_CODING_HINT}") from error
     except UnsupportedMedia as error:
         raise UnsupportedMedia(f"{error.message}: {_ACCEPTED_HINT}") from error
     if info.format not in ACCEPTED_FORMATS:
@@ -103,12 +103,9 @@ def _decode_all(data: bytes, info: SourceInfo, frames: int) -> Any:
             )
         image.avg()
     except pyvips.Error as error:
-        detail = str(error)
-        logger.info("event=upload_undecodable format=%s detail=%r", info.format.value, detail)
-        if info.format in _HEIF_NAMES and any(words in detail.lower() for words in _NO_DECODER):
-            raise UnsupportedMedia(
-                f"{_HEIF_NAMES[info.format]} images cannot be decoded by this server: "
-                "upload a JPEG, PNG, GIF or WebP image"
-            ) from error
-        raise Unprocessable("the image is truncated or corrupt", code="corrupt_image") from error
+        logger.info("event=upload_undecodable format=%s detail=%r", info.format.value, str(error))
+        refusal = decode_error(error, data)
+        if isinstance(refusal, UnsupportedCoding):
+            refusal = UnsupportedCoding(f"{refusal.message}: {_CODING_HINT}")
+        raise refusal from error
     return image

@@ -226,10 +226,10 @@ async def test_base64_source(client: Client) -> None:
         ),
         pytest.param(
             lambda u: u.path("originals/broken.jpg", width=50),
-            (422, "unprocessable"),
+            (422, "corrupt_image"),
             id="truncated",
         ),
-        pytest.param(lambda u: u.path("originals/empty.jpg"), (422, "unprocessable"), id="empty"),
+        pytest.param(lambda u: u.path("originals/empty.jpg"), (422, "corrupt_image"), id="empty"),
         pytest.param(
             lambda u: u.path("http://example.com/cat.jpg"),
             (400, "unsupported_source"),

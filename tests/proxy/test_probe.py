@@ -7,13 +7,31 @@ from collections.abc import Callable
 from functools import partial
 
 import pytest
+import pyvips
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from loadtest.harness import imagegen
-from proxy.errors import PixgateError, TooLarge, Unprocessable, UnsupportedMedia
-from proxy.probe import SourceFormat, SourceInfo, probe, sniff, tiff_directory_too_large
-from tests import hostile
+from proxy.errors import (
+    CorruptImage,
+    PixgateError,
+    TooLarge,
+    Unprocessable,
+    UnsupportedCoding,
+    UnsupportedMedia,
+)
+from proxy.probe import (
+    SourceFormat,
+    SourceInfo,
+    decode_error,
+    heif_codec,
+    is_load_failure,
+    jpeg_frame,
+    probe,
+    sniff,
+    tiff_directory_too_large,
+)
+from tests import codings, hostile
 
 MAX = 50_000_000
 
@@ -138,9 +156,117 @@ UNPROCESSABLE_CASES: dict[str, Callable[[], bytes]] = {
 
 @pytest.mark.parametrize("make", UNPROCESSABLE_CASES.values(), ids=UNPROCESSABLE_CASES.keys())
 def test_unreadable_sources_are_422(make: Callable[[], bytes]) -> None:
-    with pytest.raises(Unprocessable) as caught:
+    with pytest.raises(CorruptImage) as caught:
         probe(make(), max_pixels=MAX)
-    assert caught.value.status == 422
+    assert (caught.value.status, caught.value.code) == (422, "corrupt_image")
+
+
+# factory -> the message, which names the coding
+CODING_CASES: dict[str, tuple[Callable[[], bytes], str]] = {
+    "jpeg-12-bit": (codings.twelve_bit_jpeg, "12-bit JPEG is not supported"),
+    "jpeg-12-bit-sof0": (
+        partial(codings.jpeg_with_frame, codings.SOF0, 12),
+        "12-bit JPEG is not supported",
+    ),
+    "jpeg-lossless-16-bit": (
+        partial(codings.jpeg_with_frame, 0xC3, 16),
+        "16-bit JPEG is not supported",
+    ),
+    "jpeg-hierarchical": (codings.hierarchical_jpeg, "hierarchical JPEG is not supported"),
+}
+
+
+@pytest.mark.parametrize(("make", "message"), CODING_CASES.values(), ids=CODING_CASES.keys())
+def test_codings_libjpeg_cannot_decode_are_415_from_the_header(
+    make: Callable[[], bytes], message: str
+) -> None:
+    with pytest.raises(UnsupportedCoding) as caught:
+        probe(make(), max_pixels=MAX)
+    assert (caught.value.status, caught.value.code, caught.value.message) == (
+        415,
+        "unsupported_format",
+        message,
+    )
+
+
+def test_an_impossible_jpeg_precision_is_corrupt() -> None:
+    with pytest.raises(CorruptImage, match="invalid precision of 16"):
+        probe(codings.jpeg_with_frame(codings.SOF1, 16), max_pixels=MAX)
+
+
+JPEG_FRAME_CASES = {
+    "baseline": (lambda: imagegen.quadrant_jpeg(40, 30), (0xC0, 8)),
+    "progressive": (
+        lambda: bytes(imagegen.quadrants(40, 30).jpegsave_buffer(interlace=True)),
+        (0xC2, 8),
+    ),
+    "12-bit": (codings.twelve_bit_jpeg, (0xC1, 12)),
+    "fill-bytes-before-a-marker": (
+        lambda: b"\xff\xd8\xff\xff\xff" + imagegen.quadrant_jpeg(40, 30)[3:],
+        (0xC0, 8),
+    ),
+    "cut-before-the-frame": (lambda: imagegen.quadrant_jpeg(40, 30)[:40], None),
+    "scan-without-frame": (lambda: b"\xff\xd8\xff\xda\x00\x08" + b"\x00" * 16, None),
+    "zero-length-segment": (lambda: b"\xff\xd8\xff\xe0\x00\x00" + b"\x00" * 16, None),
+}
+
+
+@pytest.mark.parametrize(("make", "frame"), JPEG_FRAME_CASES.values(), ids=JPEG_FRAME_CASES.keys())
+def test_jpeg_frame(make: Callable[[], bytes], frame: tuple[int, int] | None) -> None:
+    assert jpeg_frame(make()) == frame
+
+
+HEIF_CODEC_CASES = {
+    "avif-from-libvips": (_avif, "AV1"),
+    "heic-hevc-item": (codings.hevc_heic, "HEVC"),
+    # libvips' heif-compression field follows the brand; the item type tells the truth.
+    "hevc-item-under-an-avif-brand": (
+        lambda: codings.hevc_heic().replace(b"ftypheic", b"ftypavif"),
+        "HEVC",
+    ),
+    "av1-item-under-a-heic-brand": (lambda: _avif().replace(b"ftypavif", b"ftypheic"), "AV1"),
+    "no-meta-box": (lambda: b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic", None),
+    "meta-cut-short": (lambda: codings.hevc_heic()[:60], None),
+}
+
+
+@pytest.mark.parametrize(("make", "codec"), HEIF_CODEC_CASES.values(), ids=HEIF_CODEC_CASES.keys())
+def test_heif_codec_from_the_item_types(make: Callable[[], bytes], codec: str | None) -> None:
+    assert heif_codec(make()) == codec
+
+
+def test_hevc_heic_passes_the_header_and_is_415_at_decode_without_a_decoder() -> None:
+    """libvips reads an HEVC item's header without any HEVC decoder; the decode that would
+    follow fails before any pixel, and that failure is named, not called corruption."""
+    data = codings.hevc_heic()
+    assert probe(data, max_pixels=MAX) == SourceInfo(SourceFormat.HEIF, 40, 30)
+    try:
+        pyvips.Image.new_from_buffer(data, "").avg()
+    except pyvips.Error as error:
+        refusal = decode_error(error, data)
+    else:
+        pytest.skip("this libvips decodes HEVC")
+    assert isinstance(refusal, UnsupportedCoding)
+    assert refusal.message == "HEIF with HEVC compression is not supported"
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        pytest.param(lambda: imagegen.truncated(imagegen.quadrant_jpeg(400, 300)), id="jpeg"),
+        pytest.param(
+            lambda: imagegen.truncated(imagegen.png(imagegen.detail_on_right(400, 300))), id="png"
+        ),
+    ],
+)
+def test_damage_past_the_header_is_corrupt_at_decode(make: Callable[[], bytes]) -> None:
+    data = make()
+    probe(data, max_pixels=MAX)
+    with pytest.raises(pyvips.Error) as caught:
+        pyvips.Image.new_from_buffer(data, "fail_on=truncated").avg()
+    assert is_load_failure(caught.value)
+    refusal = decode_error(caught.value, data)
+    assert (type(refusal), refusal.code) == (CorruptImage, "corrupt_image")
 
 
 @pytest.mark.parametrize(

@@ -11,8 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from loadtest.harness import imagegen
-from proxy.errors import PixgateError, Unprocessable, UnsupportedMedia
+from proxy.errors import PixgateError, Unprocessable, UnsupportedCoding, UnsupportedMedia
 from proxy.probe import gif_cut_short
+from tests import codings
 from uploader.inspect import Inspected, inspect_upload
 
 MAX = 50_000_000
@@ -163,14 +164,35 @@ def test_heic_accepted_where_libvips_has_hevc() -> None:
 def test_heic_refused_where_libvips_lacks_hevc() -> None:
     """The pyvips-binary wheels have no HEVC decoder: storing a HEIC would store an image
     the proxy can never render, so it is refused as unsupported, not as corrupt."""
-    with pytest.raises(UnsupportedMedia, match="HEIC"):
-        _inspect(imagegen.hevc_heic(40, 30))
+    with pytest.raises(UnsupportedCoding) as caught:
+        _inspect(codings.hevc_heic())
+    assert (caught.value.status, caught.value.code) == (415, "unsupported_format")
+    assert caught.value.message == (
+        "HEIF with HEVC compression is not supported: convert it to JPEG, PNG, WebP or AVIF"
+    )
+
+
+# factory -> the message, which names the coding
+UNDECODABLE_CODINGS: dict[str, tuple[Callable[[], bytes], str]] = {
+    "jpeg-12-bit": (codings.twelve_bit_jpeg, "12-bit JPEG is not supported"),
+    "jpeg-hierarchical": (codings.hierarchical_jpeg, "hierarchical JPEG is not supported"),
+}
+
+
+@pytest.mark.parametrize(
+    ("make", "message"), UNDECODABLE_CODINGS.values(), ids=UNDECODABLE_CODINGS.keys()
+)
+def test_codings_libvips_cannot_decode_are_415(make: Callable[[], bytes], message: str) -> None:
+    with pytest.raises(UnsupportedCoding) as caught:
+        _inspect(make())
+    assert (caught.value.status, caught.value.code) == (415, "unsupported_format")
+    assert caught.value.message == f"{message}: convert it to JPEG, PNG, WebP or AVIF"
 
 
 # factory -> (expected code, max_frames)
 UNPROCESSABLE: dict[str, tuple[Callable[[], bytes], str]] = {
-    "zero-bytes": (lambda: imagegen.ZERO_BYTES, "unprocessable"),
-    "jpeg-header-only": (lambda: imagegen.quadrant_jpeg(40, 30)[:20], "unprocessable"),
+    "zero-bytes": (lambda: imagegen.ZERO_BYTES, "corrupt_image"),
+    "jpeg-header-only": (lambda: imagegen.quadrant_jpeg(40, 30)[:20], "corrupt_image"),
     "jpeg-truncated": (
         lambda: imagegen.truncated(imagegen.quadrant_jpeg(400, 300)),
         "corrupt_image",
@@ -200,13 +222,13 @@ UNPROCESSABLE: dict[str, tuple[Callable[[], bytes], str]] = {
         lambda: imagegen.truncated(_detailed_gif(3), 0.2),
         "corrupt_image",
     ),
-    "webp-truncated": (lambda: imagegen.truncated(_lossy_webp(), 0.9), "unprocessable"),
+    "webp-truncated": (lambda: imagegen.truncated(_lossy_webp(), 0.9), "corrupt_image"),
     "webp-animated-truncated": (
         lambda: imagegen.truncated(imagegen.animated_webp(40, 30, 3), 0.9),
-        "unprocessable",
+        "corrupt_image",
     ),
-    "avif-truncated": (lambda: imagegen.truncated(_avif(), 0.9), "unprocessable"),
-    "jpeg-magic-then-garbage": (lambda: b"\xff\xd8\xff" + b"\x00" * 200, "unprocessable"),
+    "avif-truncated": (lambda: imagegen.truncated(_avif(), 0.9), "corrupt_image"),
+    "jpeg-magic-then-garbage": (lambda: b"\xff\xd8\xff" + b"\x00" * 200, "corrupt_image"),
     "pixel-bomb-header": (lambda: imagegen.png_claiming(30_000, 30_000), "source_too_large"),
 }
 
