@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from config import Settings, SettingsError, load_settings
 from pixgate.app import create_app
 from proxy import commands as proxy_commands
+from proxy.errors import StartupError
 from proxy.logs import configure_logging
 from proxy.sample import example_urls, seed_sample
 from proxy.server import serve_until_signalled
@@ -36,6 +37,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as error:
         print(f"pixgate: configuration error: {error}", file=sys.stderr)
         return 2
+    except StartupError as error:  # e.g. the database PIXGATE_DATABASE_URL names
+        print(f"pixgate: {error}", file=sys.stderr)
+        return 1
     return result
 
 

@@ -122,3 +122,9 @@ class RoutingError(PixgateError):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message, code=f"http_{status}")
         self.status = status
+
+
+class StartupError(Exception):
+    """Not an answer to a request: a dependency a setting names (the database of
+    PIXGATE_DATABASE_URL) cannot be used, so the command stops. The message names the
+    variable and what it points at, never a secret; the command line prints it as it is."""

@@ -29,7 +29,11 @@ async def serve_until_signalled(
     runner = web.AppRunner(
         app, access_log=None, max_line_size=MAX_LINE_SIZE, shutdown_timeout=SEND_GRACE_SECONDS
     )
-    await runner.setup()
+    try:
+        await runner.setup()
+    except BaseException:
+        await runner.cleanup()  # close what started before the failure (storage clients)
+        raise
     host, port = settings.bind
     site = web.TCPSite(runner, host, port)
     await site.start()

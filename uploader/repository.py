@@ -21,13 +21,23 @@ from types import MappingProxyType
 from typing import Protocol
 from urllib.parse import urlsplit
 
-from uploader.db import DuplicateImage, Migration, RepositoryError, RepositoryUnavailable, postgres
+from uploader.db import (
+    DatabaseOpenError,
+    DatabaseStartupError,
+    DuplicateImage,
+    Migration,
+    RepositoryError,
+    RepositoryUnavailable,
+    postgres,
+)
 from uploader.db import sqlite as sqlite_backend
 from uploader.models import ImageRecord
 
 __all__ = [
     "BACKENDS",
     "Backend",
+    "DatabaseOpenError",
+    "DatabaseStartupError",
     "DuplicateImage",
     "ImageRepository",
     "RepositoryError",
@@ -126,7 +136,8 @@ def open_repository(
 
     `connect_timeout` bounds the wait for a connection (PostgreSQL: pool checkout and connect;
     SQLite: the busy timeout); past it, calls raise RepositoryUnavailable. Opening
-    PostgreSQL does not wait for the server, so `check()` is what reports it down.
-    ValueError for an unknown scheme or a malformed URL.
+    PostgreSQL does not wait for the server, so `check()` is what reports it down (and a
+    warning naming it is logged once). SQLite makes the file and its folder; DatabaseOpenError
+    if it cannot. ValueError for an unknown scheme or a malformed URL.
     """
     return backend_for(url).open(url, pool_size, connect_timeout)

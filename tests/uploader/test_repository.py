@@ -21,12 +21,15 @@ import pytest
 
 from loadtest.harness.pgserver import PostgresServer
 from loadtest.harness.ports import free_port
+from proxy.errors import StartupError
 from proxy.ids import storage_key_for
+from uploader.db import startup_error
 from uploader.db.sqlite import sqlite_path
 from uploader.migrate import migrate
 from uploader.models import ImageRecord
 from uploader.repository import (
     BACKENDS,
+    DatabaseOpenError,
     DuplicateImage,
     ImageRepository,
     RepositoryError,
@@ -400,11 +403,107 @@ async def test_sqlite_stores_iso_utc_text_and_json_text(tmp_path: Path) -> None:
     assert journal == ("wal",)
 
 
-async def test_sqlite_in_a_missing_folder_is_unavailable(tmp_path: Path) -> None:
-    url = "sqlite" + (tmp_path / "no-such-folder" / "images.db").as_uri().removeprefix("file")
-    with pytest.raises(RepositoryUnavailable, match="SQLITE_CANTOPEN"):
-        async with open_repository(url):
-            pass
+def _sqlite_url(path: Path) -> str:
+    return "sqlite" + path.as_uri().removeprefix("file")
+
+
+async def _open_by(opening: str, url: str) -> None:
+    if opening == "migrate":
+        await migrate(url)
+        return
+    async with open_repository(url):
+        pass
+
+
+@pytest.mark.parametrize("opening", ["migrate", "open"])
+async def test_sqlite_makes_its_missing_folder(tmp_path: Path, opening: str) -> None:
+    """The default, sqlite:///./var/pixgate.db, is in a folder a fresh checkout lacks."""
+    path = tmp_path / "var" / "nested" / "images.db"
+    await _open_by(opening, _sqlite_url(path))
+    assert path.is_file()
+
+
+@pytest.mark.parametrize(
+    ("where", "reason"),
+    [
+        pytest.param("a-file/images.db", "a file is in the way", id="file-in-the-way"),
+        pytest.param("images.db/", "cannot be opened (SQLITE_CANTOPEN", id="a-folder-as-the-file"),
+    ],
+)
+@pytest.mark.parametrize("opening", ["migrate", "open"])
+async def test_sqlite_that_cannot_be_opened_names_the_variable_and_the_file(
+    tmp_path: Path, where: str, reason: str, opening: str
+) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
+    (tmp_path / "images.db").mkdir()
+    path = str(tmp_path / where).rstrip("/")
+    with pytest.raises(DatabaseOpenError) as caught:
+        await _open_by(opening, _sqlite_url(Path(path)))
+    message = str(caught.value)
+    assert message.startswith(f"PIXGATE_DATABASE_URL: the SQLite database {path}: ")
+    assert reason in message
+    assert isinstance(caught.value, RepositoryUnavailable)
+
+
+async def test_unreachable_postgresql_at_migration_names_the_host_not_the_password() -> None:
+    port = free_port()
+    url = f"postgresql://pixgate:s3cret-pw@127.0.0.1:{port}/images"
+    with pytest.raises(DatabaseOpenError) as caught:
+        await migrate(url, connect_timeout=1.0)
+    message = str(caught.value)
+    assert message.startswith(
+        f"PIXGATE_DATABASE_URL: PostgreSQL database images at 127.0.0.1:{port} as pixgate:"
+        " cannot connect ("
+    )
+    assert "Connection refused" in message
+    assert "s3cret-pw" not in message
+
+
+async def test_a_refused_postgresql_login_names_the_host_not_the_password(
+    pg_server: PostgresServer,
+) -> None:
+    url = f"postgresql://nobody:s3cret-pw@127.0.0.1:{pg_server.port}/postgres"
+    with pytest.raises(DatabaseOpenError) as caught:
+        await migrate(url)
+    message = str(caught.value)
+    assert f"PostgreSQL database postgres at 127.0.0.1:{pg_server.port} as nobody" in message
+    assert '"nobody"' in message  # the server's reason: no such role
+    assert "s3cret-pw" not in message
+
+
+async def test_postgresql_down_at_start_is_logged_once_naming_the_host(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Opening does not wait for the server (the process serves while it is down), but
+    start-up says which database it could not reach."""
+    port = free_port()
+    url = f"postgresql://pixgate:s3cret-pw@127.0.0.1:{port}/images"
+    async with open_repository(url, connect_timeout=1.0):
+        for _ in range(100):
+            if any("PIXGATE_DATABASE_URL" in r.getMessage() for r in caplog.records):
+                break
+            await asyncio.sleep(0.02)
+    warnings = [r.getMessage() for r in caplog.records if "PIXGATE_DATABASE_URL" in r.getMessage()]
+    assert len(warnings) == 1
+    assert f"127.0.0.1:{port}" in warnings[0]
+    assert "s3cret-pw" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("error", "unavailable"),
+    [
+        pytest.param(RepositoryUnavailable("schema missing, run migrations"), True, id="down"),
+        pytest.param(RepositoryError("SQLite error (no such column)"), False, id="failed"),
+    ],
+)
+def test_a_migration_failure_names_the_variable_and_the_database(
+    error: RepositoryError, unavailable: bool
+) -> None:
+    named = startup_error(error, "the SQLite database /srv/images.db")
+    assert str(named) == f"PIXGATE_DATABASE_URL: the SQLite database /srv/images.db: {error}"
+    assert isinstance(named, StartupError)
+    assert isinstance(named, RepositoryUnavailable) is unavailable
+    assert startup_error(named, "elsewhere") is named
 
 
 @pytest.mark.parametrize(

@@ -14,11 +14,14 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
+from proxy.errors import StartupError
 from uploader.models import ImageRecord
 
 __all__ = [
     "COLUMNS",
     "COLUMN_LIST",
+    "DatabaseOpenError",
+    "DatabaseStartupError",
     "DuplicateImage",
     "Migration",
     "RepositoryError",
@@ -27,6 +30,7 @@ __all__ = [
     "record_from_row",
     "require_aware",
     "require_limit",
+    "startup_error",
     "validate_record",
 ]
 
@@ -45,6 +49,29 @@ class RepositoryError(Exception):
 
 class RepositoryUnavailable(RepositoryError):
     """The store cannot be reached, is locked or too slow, or has no schema yet (HTTP 503)."""
+
+
+class DatabaseStartupError(RepositoryError, StartupError):
+    """Opening or migrating the database PIXGATE_DATABASE_URL names failed. The message
+    names the variable, the file or the database, host:port and user, and the reason, never
+    a password, so `pixgate serve` and `pixgate migrate` print it as it is."""
+
+    def __init__(self, database: str, reason: str) -> None:
+        super().__init__(f"PIXGATE_DATABASE_URL: {database}: {reason}")
+
+
+class DatabaseOpenError(DatabaseStartupError, RepositoryUnavailable):
+    """The database cannot be reached or opened: a folder that cannot be made, a host that
+    does not answer, a refused login (retrying may help: it is RepositoryUnavailable)."""
+
+
+def startup_error(error: RepositoryError, database: str) -> DatabaseStartupError:
+    """`error`, met while opening or migrating `database`, as one that names them."""
+    if isinstance(error, DatabaseStartupError):
+        return error
+    if isinstance(error, RepositoryUnavailable):
+        return DatabaseOpenError(database, str(error))
+    return DatabaseStartupError(database, str(error))
 
 
 class DuplicateImage(RepositoryError):

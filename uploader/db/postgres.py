@@ -7,7 +7,9 @@ exif is jsonb and timestamps are timestamptz, read back as UTC.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 import math
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
@@ -23,6 +25,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from uploader.db import (
     COLUMN_LIST,
+    DatabaseOpenError,
     DuplicateImage,
     Migration,
     RepositoryError,
@@ -31,11 +34,20 @@ from uploader.db import (
     record_from_row,
     require_aware,
     require_limit,
+    startup_error,
     validate_record,
 )
 from uploader.models import ImageRecord
 
-__all__ = ["PostgresRepository", "apply_migrations", "open_postgres_repository"]
+__all__ = [
+    "PostgresRepository",
+    "apply_migrations",
+    "connect",
+    "describe",
+    "open_postgres_repository",
+]
+
+log = logging.getLogger("pixgate.uploader.db")
 
 # Any fixed 64-bit key: every pixgate migrator in the cluster queues on it.
 _MIGRATION_LOCK_KEY = 0x70697867617465  # "pixgate"
@@ -163,10 +175,48 @@ async def open_postgres_repository(
     )
     await pool.open(wait=False)
     repository = PostgresRepository(pool, url)
+    # Not awaited: the process serves while the database is down; this only says so once.
+    first_contact = asyncio.create_task(_warn_if_unreachable(url, connect_timeout))
     try:
         yield repository
     finally:
+        first_contact.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await first_contact
         await repository.close()
+
+
+async def _warn_if_unreachable(url: str, connect_timeout: float) -> None:
+    try:
+        async with await connect(url, connect_timeout):
+            pass
+    except DatabaseOpenError as error:
+        log.warning("%s; uploads answer 503 until it can be reached", error)
+
+
+async def connect(url: str, connect_timeout: float) -> AsyncConnection[Any]:
+    """One autocommit connection to `url`; DatabaseOpenError naming the host if refused."""
+    try:
+        return await AsyncConnection.connect(conninfo(url, connect_timeout), autocommit=True)
+    except psycopg.Error as exc:
+        detail = redact(str(exc).strip().splitlines()[0] if str(exc).strip() else "", url)
+        reason = f"cannot connect ({detail or type(exc).__name__})"
+        raise DatabaseOpenError(describe(url), reason) from exc
+    except OSError as exc:  # TimeoutError included
+        raise DatabaseOpenError(describe(url), f"cannot connect ({type(exc).__name__})") from exc
+
+
+def describe(url: str) -> str:
+    """`url` as a person reads it, without its password: the database, host:port and user."""
+    try:
+        params = conninfo_to_dict(url)
+    except psycopg.Error:
+        return "a PostgreSQL database (the URL does not parse)"
+    host = params.get("host") or "the local socket"
+    port = params.get("port") or "5432"
+    user = f" as {params['user']}" if params.get("user") else ""
+    database = params.get("dbname") or params.get("user") or "(default)"
+    return f"PostgreSQL database {database} at {host}:{port}{user}"
 
 
 async def apply_migrations(
@@ -175,10 +225,9 @@ async def apply_migrations(
     """Apply the `migrations` not yet recorded, in order, one transaction each; return their
     versions. Migrators in other processes queue on an advisory lock."""
     applied: list[str] = []
+    connection = await connect(url, connect_timeout)
     try:
-        async with await AsyncConnection.connect(
-            conninfo(url, connect_timeout), autocommit=True
-        ) as conn:
+        async with connection as conn:
             async with conn.transaction():
                 await conn.execute(_LOCK_MIGRATIONS, (_MIGRATION_LOCK_KEY,))
                 await conn.execute(_CREATE_SCHEMA_MIGRATIONS)
@@ -194,9 +243,10 @@ async def apply_migrations(
                     await conn.execute(_RECORD_APPLIED, (migration.version,))
                 applied.append(migration.version)
     except psycopg.Error as exc:
-        raise map_error(exc, url) from exc
+        raise startup_error(map_error(exc, url), describe(url)) from exc
     except OSError as exc:
-        raise RepositoryUnavailable(f"PostgreSQL unreachable: {type(exc).__name__}") from exc
+        unreachable = RepositoryUnavailable(f"PostgreSQL unreachable: {type(exc).__name__}")
+        raise startup_error(unreachable, describe(url)) from exc
     return applied
 
 

@@ -24,6 +24,7 @@ from urllib.parse import unquote, urlsplit
 
 from uploader.db import (
     COLUMN_LIST,
+    DatabaseOpenError,
     DuplicateImage,
     Migration,
     RepositoryError,
@@ -32,11 +33,18 @@ from uploader.db import (
     record_from_row,
     require_aware,
     require_limit,
+    startup_error,
     validate_record,
 )
 from uploader.models import ImageRecord
 
-__all__ = ["SqliteRepository", "apply_migrations", "open_sqlite_repository", "sqlite_path"]
+__all__ = [
+    "SqliteRepository",
+    "apply_migrations",
+    "describe",
+    "open_sqlite_repository",
+    "sqlite_path",
+]
 
 _T = TypeVar("_T")
 
@@ -158,14 +166,15 @@ class SqliteRepository:
 async def open_sqlite_repository(
     url: str, pool_size: int, connect_timeout: float
 ) -> AsyncIterator[SqliteRepository]:
-    """Open the database file of `url` (created if missing, its folder is not); close on exit.
+    """Open the database file of `url`, creating it and its folder if missing; close on exit.
 
     `pool_size` is ignored: SQLite has one writer anyway. `connect_timeout` is the busy timeout.
+    DatabaseOpenError names the file when it cannot be opened.
     """
     path = sqlite_path(url)
     worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pixgate-sqlite")
     try:
-        connection = await _on_worker(worker, _connect, path, connect_timeout)
+        connection = await _on_worker(worker, _open, path, connect_timeout)
     except BaseException:
         worker.shutdown(wait=False)
         raise
@@ -185,7 +194,12 @@ async def apply_migrations(
     try:
         return await asyncio.to_thread(_apply_migrations, path, migrations, connect_timeout)
     except sqlite3.Error as exc:
-        raise map_error(exc) from exc
+        raise startup_error(map_error(exc), describe(path)) from exc
+
+
+def describe(path: str) -> str:
+    """The database at `path` as start-up messages name it."""
+    return f"the SQLite database {path}"
 
 
 def sqlite_path(url: str) -> str:
@@ -227,6 +241,23 @@ async def _on_worker(worker: ThreadPoolExecutor, call: Callable[..., _T], *args:
         raise map_error(exc) from exc
 
 
+def _open(path: str, connect_timeout: float) -> sqlite3.Connection:
+    """`_connect`, after making the file's folder (the default, ./var/pixgate.db, lives in
+    a folder a fresh checkout or container does not have); failures name the file."""
+    folder = os.path.dirname(path)
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as exc:
+        why = "a file is in the way" if isinstance(exc, FileExistsError) else exc.strerror
+        reason = f"its folder {folder} cannot be made ({why or type(exc).__name__})"
+        raise DatabaseOpenError(describe(path), reason) from exc
+    try:
+        return _connect(path, connect_timeout)
+    except sqlite3.Error as exc:
+        reason = f"cannot be opened ({getattr(exc, 'sqlite_errorname', type(exc).__name__)}: {exc})"
+        raise DatabaseOpenError(describe(path), reason) from exc
+
+
 def _connect(path: str, connect_timeout: float) -> sqlite3.Connection:
     # isolation_level=None: autocommit; transactions are explicit (see _transaction).
     connection = sqlite3.connect(path, timeout=connect_timeout, isolation_level=None)
@@ -256,7 +287,7 @@ def _apply_migrations(
     path: str, migrations: Sequence[Migration], connect_timeout: float
 ) -> list[str]:
     applied: list[str] = []
-    conn = _connect(path, connect_timeout)
+    conn = _open(path, connect_timeout)
     try:
         with _transaction(conn):
             conn.execute(_CREATE_SCHEMA_MIGRATIONS)
