@@ -7,9 +7,9 @@ that libvips reads lazily. Nothing here decodes a pixel.
 
 It is also the one place that says what a refusal means to a client: a valid file coded in
 a way this build cannot decode (12-bit or hierarchical JPEG, HEVC in HEIF without a
-decoder) is `UnsupportedCoding` (415) naming the coding, and empty, truncated or damaged bytes are
-`CorruptImage`, whether the header says so here or the decoder later (`decode_error`, which
-the proxy's render and the uploader's decode pass both use).
+decoder) is `UnsupportedCoding` (415) naming the coding, and empty, truncated or damaged
+bytes are `CorruptImage` (422), whether the header says so here or the decoder later
+(`decode_error`, which the proxy's render and the uploader's decode pass both use).
 """
 
 from __future__ import annotations
@@ -335,13 +335,18 @@ def _decoder_missing(error: pyvips.Error) -> bool:
 def _coding_message(data: bytes) -> str:
     source_format = sniff(data)
     if source_format in (SourceFormat.HEIF, SourceFormat.AVIF):
-        return f"HEIF with {heif_codec(data) or 'this'} compression is not supported"
+        codec = heif_codec(data)
+        if codec is None:
+            return "this HEIF compression is not supported"
+        return f"HEIF with {codec} compression is not supported"
     if source_format is SourceFormat.JPEG:
-        frame = jpeg_frame(data)
-        if frame is not None and frame[0] in _JPEG_HIERARCHICAL:
+        marker, precision = jpeg_frame(data) or (0, 8)
+        if marker in _JPEG_HIERARCHICAL:
             return "hierarchical JPEG is not supported"
-        if frame is not None and frame[1] != 8:
-            return f"{frame[1]}-bit JPEG is not supported"
+        if precision != 8:
+            return f"{precision}-bit JPEG is not supported"
+        if marker == _JPEG_LOSSLESS_ARITHMETIC:
+            return "arithmetic-coded lossless JPEG is not supported"
         return "this JPEG coding is not supported"
     name = source_format.name if source_format is not None else "image"
     return f"this {name} coding is not supported"
@@ -352,7 +357,8 @@ def _coding_message(data: bytes) -> str:
 # Start-of-frame markers (C4 DHT, C8 JPG and CC DAC share the range but are not frames).
 _JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 _JPEG_HIERARCHICAL = frozenset({0xC5, 0xC6, 0xC7, 0xCD, 0xCE, 0xCF})  # libjpeg has none
-_JPEG_LOSSLESS = frozenset({0xC3, 0xCB})
+_JPEG_LOSSLESS_ARITHMETIC = 0xCB  # libjpeg-turbo decodes lossless Huffman, not this
+_JPEG_LOSSLESS = frozenset({0xC3, _JPEG_LOSSLESS_ARITHMETIC})
 _JPEG_STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})
 
 

@@ -250,6 +250,17 @@ def test_hevc_heic_passes_the_header_and_is_415_at_decode_without_a_decoder() ->
     assert refusal.message == "HEIF with HEVC compression is not supported"
 
 
+def test_arithmetic_coded_lossless_jpeg_is_415_at_decode() -> None:
+    """The header of SOF11 reads; libjpeg-turbo lacks the decoder and says so at decode."""
+    data = codings.jpeg_with_frame(0xCB, 8)
+    assert probe(data, max_pixels=MAX).format is SourceFormat.JPEG
+    with pytest.raises(pyvips.Error) as caught:
+        pyvips.Image.new_from_buffer(data, "").avg()
+    refusal = decode_error(caught.value, data)
+    assert isinstance(refusal, UnsupportedCoding)
+    assert refusal.message == "arithmetic-coded lossless JPEG is not supported"
+
+
 @pytest.mark.parametrize(
     "make",
     [
