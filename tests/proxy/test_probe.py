@@ -409,3 +409,28 @@ def test_any_bytes_give_info_or_a_typed_error(prefix: bytes, body: bytes) -> Non
         assert info.width >= 1 and info.height >= 1 and info.pages >= 1
         status = 200
     assert status in (200, 415, 422)
+
+
+def _cut_and_flipped(data: bytes) -> st.SearchStrategy[bytes]:
+    """`data` cut anywhere, with a few of its bytes replaced."""
+    return st.builds(
+        lambda keep, flips: bytes(flips.get(index, byte) for index, byte in enumerate(data[:keep])),
+        st.integers(0, len(data)),
+        st.dictionaries(st.integers(0, len(data) - 1), st.integers(0, 255), max_size=4),
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=_cut_and_flipped(imagegen.quadrant_jpeg(16, 16)) | st.binary(max_size=64))
+def test_jpeg_frame_reads_any_bytes(data: bytes) -> None:
+    frame = jpeg_frame(b"\xff\xd8" + data[2:])
+    assert frame is None or (0xC0 <= frame[0] <= 0xCF and 0 <= frame[1] <= 255)
+
+
+CODEC_NAMES = {"HEVC", "AV1", "VVC", "AVC", "JPEG 2000", "JPEG", "uncompressed"}
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=_cut_and_flipped(codings.hevc_heic()) | st.binary(max_size=64))
+def test_heif_codec_reads_any_bytes(data: bytes) -> None:
+    assert heif_codec(data) in {None, *CODEC_NAMES}
