@@ -7,11 +7,11 @@ from dataclasses import dataclass
 import pyvips
 
 from proxy.deadline import Deadline
-from proxy.errors import PixgateError, Unprocessable
+from proxy.errors import Unprocessable
 from proxy.negotiate import choose_format
 from proxy.options import Options, OutputFormat
 from proxy.plan import EncoderDefaults, Limits, plan_transform
-from proxy.probe import decode_error, is_load_failure, probe
+from proxy.probe import decode_all, probe
 from proxy.render import Rendered, render
 
 Transformed = Rendered
@@ -48,14 +48,8 @@ def transform(
     except Unprocessable as error:
         if deadline is not None and deadline.expired:
             raise deadline.error() from None
-        raise _render_error(error, data) from error.__cause__
-
-
-def _render_error(error: Unprocessable, data: bytes) -> PixgateError:
-    """A render failure as the probe names it: the header was sound, so a loader failing
-    means a coding this build lacks (415) or damage past the header (422 corrupt_image),
-    the answer an upload of these bytes gets. Other failures keep render's answer."""
-    cause = error.__cause__
-    if isinstance(cause, pyvips.Error) and is_load_failure(cause):
-        return decode_error(cause, data)
-    return error
+        if isinstance(error.__cause__, pyvips.Error):
+            # The header was sound. If the source does not decode either, say why as the
+            # uploader would (415 naming the coding, 422 corrupt_image); else it was ours.
+            decode_all(data, info, plan.frames)
+        raise

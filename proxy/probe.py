@@ -3,19 +3,18 @@
 `probe` is the gate between fetched bytes and any pixel work: it names the real format from
 content (magic bytes, never a file name or a Content-Type), refuses formats pixgate does not
 render (SVG, PDF, anything unknown) and refuses images too big to decode, all from the header
-that libvips reads lazily. Nothing here decodes a pixel.
+that libvips reads lazily. Nothing here decodes a pixel but `decode_all`, the full check.
 
 It is also the one place that says what a refusal means to a client: a valid file coded in
 a way this build cannot decode (12-bit or hierarchical JPEG, HEVC in HEIF without a
 decoder) is `UnsupportedCoding` (415) naming the coding, and empty, truncated or damaged
-bytes are `CorruptImage` (422), whether the header says so here or the decoder later
-(`decode_error`, which the proxy's render and the uploader's decode pass both use).
+bytes are `CorruptImage` (422), whether the header says so or the decoder (`decode_all`,
+which the uploader runs on every upload and the proxy after a failed render).
 """
 
 from __future__ import annotations
 
 import enum
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -313,18 +312,29 @@ def decode_error(error: pyvips.Error, data: bytes) -> PixgateError:
     return CorruptImage("the source image is truncated or corrupt")
 
 
-# The error domains of libvips' loaders and of the libraries under them: a failure that
-# names one of these happened while reading the source, not while resizing or encoding.
-_LOADER_DOMAINS = re.compile(
-    r"vipsjpeg|vipspng|libpng|spng|heif:|heifload|gifload|nsgif|webpload|webp2vips"
-    r"|tiff2vips|tiffload|uhdrload|load error|premature end|truncated",
-    re.IGNORECASE,
-)
+# Size of the decode pass: small, so little is resized, but every input pixel is read.
+_CHECK_SIZE = 64
 
 
-def is_load_failure(error: pyvips.Error) -> bool:
-    """Whether a libvips failure happened in a loader (so `decode_error` names it)."""
-    return _LOADER_DOMAINS.search(str(error)) is not None
+def decode_all(data: bytes, info: SourceInfo, frames: int) -> Any:
+    """Decode every pixel of the first `frames` frames of `data` (which `probe` read as
+    `info`), at reduced size where the format shrinks on load; return the decoded image.
+    A failure is raised as `decode_error` names it. The uploader runs this on every upload;
+    the proxy only after a render failed, to tell the source's fault from its own."""
+    loader_options = "fail_on=truncated" + (f",n={frames}" if frames > 1 else "")
+    try:
+        if info.format in (SourceFormat.AVIF, SourceFormat.HEIF):
+            # thumbnail would decode the embedded preview instead when there is one.
+            image = pyvips.Image.new_from_buffer(data, loader_options)
+        else:
+            # thumbnail's own fail_on does not reach the loader; the option string does.
+            image = pyvips.Image.thumbnail_buffer(
+                data, _CHECK_SIZE, size="down", no_rotate=True, option_string=loader_options
+            )
+        image.avg()
+    except pyvips.Error as error:
+        raise decode_error(error, data) from error
+    return image
 
 
 def _decoder_missing(error: pyvips.Error) -> bool:

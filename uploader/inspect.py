@@ -13,10 +13,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-import pyvips
-
-from proxy.errors import UnsupportedCoding, UnsupportedMedia
-from proxy.probe import SourceFormat, SourceInfo, decode_error, probe, sniff
+from proxy.errors import PixgateError, UnsupportedCoding, UnsupportedMedia
+from proxy.probe import SourceFormat, decode_all, probe, sniff
 from uploader.exif import decode_exif
 
 logger = logging.getLogger("pixgate.uploader.inspect")
@@ -33,9 +31,6 @@ CONTENT_TYPES: dict[str, str] = {
 ACCEPTED_FORMATS = frozenset(SourceFormat(name) for name in CONTENT_TYPES)
 _ACCEPTED_HINT = "upload a JPEG, PNG, GIF, WebP, AVIF or HEIC image"
 _CODING_HINT = "convert it to JPEG, PNG, WebP or AVIF"
-
-# Size of the decode pass: small, so little is resized, but every input pixel is read.
-_CHECK_SIZE = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +73,14 @@ def inspect_upload(
         raise UnsupportedMedia(f"{info.format.name} images are not accepted: {_ACCEPTED_HINT}")
 
     frames = info.pages if max_frames is None else max(1, min(info.pages, max_frames))
-    decoded = _decode_all(data, info, frames)
+    try:
+        decoded = decode_all(data, info, frames)
+    except PixgateError as error:
+        detail = str(error.__cause__)
+        logger.info("event=upload_undecodable format=%s detail=%r", info.format.value, detail)
+        if isinstance(error, UnsupportedCoding):
+            raise UnsupportedCoding(f"{error.message}: {_CODING_HINT}") from error.__cause__
+        raise
     return Inspected(
         format=info.format.value,
         width=info.oriented_width,
@@ -86,26 +88,3 @@ def inspect_upload(
         pages=info.pages,
         exif=decode_exif(decoded, keep_gps=keep_gps),  # the loader's metadata flows through
     )
-
-
-def _decode_all(data: bytes, info: SourceInfo, frames: int) -> Any:
-    """Decode every pixel of the first `frames` frames (refusing the upload if that fails);
-    return the decoded image, small for most formats."""
-    loader_options = "fail_on=truncated" + (f",n={frames}" if frames > 1 else "")
-    try:
-        if info.format in (SourceFormat.AVIF, SourceFormat.HEIF):
-            # thumbnail would decode the embedded preview instead when there is one.
-            image = pyvips.Image.new_from_buffer(data, loader_options)
-        else:
-            # thumbnail's own fail_on does not reach the loader; the option string does.
-            image = pyvips.Image.thumbnail_buffer(
-                data, _CHECK_SIZE, size="down", no_rotate=True, option_string=loader_options
-            )
-        image.avg()
-    except pyvips.Error as error:
-        logger.info("event=upload_undecodable format=%s detail=%r", info.format.value, str(error))
-        refusal = decode_error(error, data)
-        if isinstance(refusal, UnsupportedCoding):
-            refusal = UnsupportedCoding(f"{refusal.message}: {_CODING_HINT}")
-        raise refusal from error
-    return image

@@ -23,9 +23,9 @@ from proxy.errors import (
 from proxy.probe import (
     SourceFormat,
     SourceInfo,
+    decode_all,
     decode_error,
     heif_codec,
-    is_load_failure,
     jpeg_frame,
     probe,
     sniff,
@@ -272,12 +272,16 @@ def test_arithmetic_coded_lossless_jpeg_is_415_at_decode() -> None:
 )
 def test_damage_past_the_header_is_corrupt_at_decode(make: Callable[[], bytes]) -> None:
     data = make()
-    probe(data, max_pixels=MAX)
-    with pytest.raises(pyvips.Error) as caught:
-        pyvips.Image.new_from_buffer(data, "fail_on=truncated").avg()
-    assert is_load_failure(caught.value)
-    refusal = decode_error(caught.value, data)
-    assert (type(refusal), refusal.code) == (CorruptImage, "corrupt_image")
+    info = probe(data, max_pixels=MAX)
+    with pytest.raises(CorruptImage, match="the source image is truncated or corrupt"):
+        decode_all(data, info, 1)
+
+
+def test_decode_all_returns_the_decoded_image() -> None:
+    data = imagegen.animated_gif(40, 30, 5)
+    decoded = decode_all(data, probe(data, max_pixels=MAX), 3)
+    assert decoded.get("n-pages") == 5
+    assert decoded.height == 3 * decoded.get("page-height")
 
 
 @pytest.mark.parametrize(
