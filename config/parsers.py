@@ -75,16 +75,37 @@ def optional_http_url(text: str) -> str | None:
     return value.rstrip("/")
 
 
-def format_qualities(text: str) -> tuple[tuple[str, int], ...]:
-    """`avif=55,webp=80`: per-format default quality."""
+def quality(text: str) -> int | None:
+    """A lossy quality, 1-100, or `auto` (None): the lowest reaching the quality target."""
+    if text.strip().lower() == "auto":
+        return None
+    try:
+        return integer(1, 100)(text)
+    except ValueError:
+        raise ValueError("expected auto or an integer from 1 to 100") from None
+
+
+def quality_target(text: str) -> float:
+    """An SSIMULACRA2 score that `q:auto` reaches: 30 (low) to 95 (visually lossless)."""
+    try:
+        value = float(text.strip())
+    except ValueError:
+        raise ValueError("expected a number from 30 to 95 (an SSIMULACRA2 score)") from None
+    if not 30 <= value <= 95:
+        raise ValueError("expected a number from 30 to 95 (an SSIMULACRA2 score)")
+    return value
+
+
+def format_qualities(text: str) -> tuple[tuple[str, int | None], ...]:
+    """`avif=55,webp=auto`: per-format default quality (None: auto)."""
     known = {"jpeg", "png", "webp", "avif", "gif"}
-    pairs: list[tuple[str, int]] = []
+    pairs: list[tuple[str, int | None]] = []
     for item in url_list(text):
         name, sep, value = item.partition("=")
         name = name.strip().lower().replace("jpg", "jpeg")
         if not sep or name not in known:
             raise ValueError(f"expected format=quality pairs with formats from {sorted(known)}")
-        pairs.append((name, integer(1, 100)(value)))
+        pairs.append((name, quality(value)))
     return tuple(pairs)
 
 

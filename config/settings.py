@@ -181,17 +181,32 @@ class Settings:
         "Named option sets: `name=opt/opt,name2=opt` (a preset named `default` "
         "applies to every URL).",
     )
-    quality: int = setting(
+    quality: int | None = setting(
         "PIXGATE_QUALITY",
-        "80",
-        parsers.integer(1, 100),
-        "Default quality of lossy outputs.",
+        "auto",
+        parsers.quality,
+        "Default quality of lossy outputs: `auto` (the lowest quality reaching "
+        "PIXGATE_QUALITY_TARGET, found per image) or 1-100 on pixgate's scale, which "
+        "means about the same perceptual quality in JPEG, WebP and AVIF.",
     )
-    format_quality: tuple[tuple[str, int], ...] = setting(
+    format_quality: tuple[tuple[str, int | None], ...] = setting(
         "PIXGATE_FORMAT_QUALITY",
-        "avif=55,webp=80,jpeg=80",
+        "",
         parsers.format_qualities,
-        "Per-format default quality (`format=q,...`).",
+        "Per-format default quality (`format=q,...`, q 1-100 or `auto`), over PIXGATE_QUALITY.",
+    )
+    quality_target: float = setting(
+        "PIXGATE_QUALITY_TARGET",
+        "75",
+        parsers.quality_target,
+        "SSIMULACRA2 score that `q:auto` reaches (30-95; 70 is high quality, 90 visually "
+        "lossless). 75: where JPEG Q80 puts the median photo of the corpus (README, Quality).",
+    )
+    auto_max_encodes: int = setting(
+        "PIXGATE_QUALITY_AUTO_MAX_ENCODES",
+        "3",
+        parsers.integer(1, 8),
+        "Encodes `q:auto` may try per image (1: the calibrated starting quality only).",
     )
     webp_effort: int = setting(
         "PIXGATE_WEBP_EFFORT",
@@ -202,9 +217,9 @@ class Settings:
     )
     avif_effort: int = setting(
         "PIXGATE_AVIF_EFFORT",
-        "2",
+        "4",
         parsers.integer(0, 9),
-        "libvips AVIF encoder effort (0 fastest - 9 smallest).",
+        "libvips AVIF encoder effort (0 fastest - 9 smallest); 4 as sharp (README, Quality).",
     )
     source_cache_bytes: int = setting(
         "PIXGATE_SOURCE_CACHE_BYTES",

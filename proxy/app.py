@@ -21,7 +21,7 @@ from proxy.keys import IMAGES, IN_FLIGHT, METRICS, POOL, READER, READINESS, SETT
 from proxy.metrics import Metrics
 from proxy.middleware import errors_to_json, observe
 from proxy.option_parsers import presets_from_setting
-from proxy.options import OutputFormat
+from proxy.options import AUTO_QUALITY, OutputFormat
 from proxy.pipeline import PipelineConfig
 from proxy.plan import EncoderDefaults, Limits
 from proxy.pool import TransformPool
@@ -40,15 +40,18 @@ DEFAULT_CLIENT_MAX_SIZE = 1024**2
 def pipeline_config(settings: Settings) -> PipelineConfig:
     quality = {fmt: settings.quality for fmt in OutputFormat}
     quality.update({OutputFormat(name): q for name, q in settings.format_quality})
+    auto = AUTO_QUALITY  # None in the settings: `auto`
     return PipelineConfig(
         limits=Limits(
             max_output_pixels=settings.max_output_pixels,
             max_animation_frames=settings.max_animation_frames,
         ),
         encoder=EncoderDefaults(
-            quality=tuple(quality.items()),
+            quality=tuple((fmt, auto if q is None else q) for fmt, q in quality.items()),
             webp_effort=settings.webp_effort,
             avif_effort=settings.avif_effort,
+            quality_target=settings.quality_target,
+            auto_max_encodes=settings.auto_max_encodes,
         ),
         max_src_pixels=settings.max_src_pixels,
     )

@@ -20,6 +20,7 @@ from urllib.parse import unquote
 from config import SettingsError
 from proxy.errors import BadRequest
 from proxy.options import (
+    AUTO_QUALITY,
     FORMAT_EXTENSIONS,
     Color,
     Gravity,
@@ -173,8 +174,17 @@ def _gravity_option(options: Options, args: tuple[str, ...]) -> Options:
     return dataclasses.replace(options, gravity=_gravity(args, _GRAVITY_TYPES))
 
 
+def _quality_value(value: str, what: str = "") -> int:
+    """1-100, 0 (the configured default) or `auto`."""
+    if value == "auto":
+        return AUTO_QUALITY
+    if _INT.fullmatch(value) and 0 <= int(value) <= 100:
+        return int(value)
+    raise _Invalid(f"{what}expected an integer from 0 to 100 or auto, got {_show(value)}")
+
+
 def _quality(options: Options, args: tuple[str, ...]) -> Options:
-    return dataclasses.replace(options, quality=_int(args[0], 0, 100))
+    return dataclasses.replace(options, quality=_quality_value(args[0]))
 
 
 def _output_format(value: str, what: str = "") -> OutputFormat:
@@ -186,7 +196,7 @@ def _format_quality(options: Options, args: tuple[str, ...]) -> Options:
         raise _Invalid(f"expected format:quality pairs, got {len(args)} arguments")
     merged = dict(options.format_quality)
     for fmt, quality in zip(args[::2], args[1::2], strict=True):
-        merged[_output_format(fmt, "format: ")] = _int(quality, 0, 100, "quality: ")
+        merged[_output_format(fmt, "format: ")] = _quality_value(quality, "quality: ")
     return dataclasses.replace(options, format_quality=tuple(merged.items()))
 
 

@@ -76,6 +76,11 @@ FORMAT_EXTENSIONS: dict[str, OutputFormat] = {
 }
 
 
+# `q:auto`: the lowest quality whose output reaches PIXGATE_QUALITY_TARGET (a quality
+# value like any other, so `fq:avif:auto` and presets need nothing special).
+AUTO_QUALITY = -1
+
+
 @dataclass(frozen=True, slots=True)
 class Gravity:
     """Where to anchor a crop or an extension; offsets are in output pixels
@@ -121,7 +126,8 @@ class Options:
     max_bytes: int = 0
 
     def quality_for(self, output_format: OutputFormat) -> int:
-        """The quality asked for `output_format` (0 means the configured default)."""
+        """The quality asked for `output_format`: 1-100, AUTO_QUALITY, or 0 for the
+        configured default."""
         for fmt, quality in self.format_quality:
             if fmt is output_format:
                 return quality

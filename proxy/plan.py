@@ -34,7 +34,16 @@ from fractions import Fraction
 from typing import TYPE_CHECKING
 
 from proxy.errors import BadRequest
-from proxy.options import Color, Gravity, GravityType, Options, OutputFormat, ResizingType
+from proxy.options import (
+    AUTO_QUALITY,
+    Color,
+    Gravity,
+    GravityType,
+    Options,
+    OutputFormat,
+    ResizingType,
+)
+from proxy.quality import AutoQuality
 
 if TYPE_CHECKING:  # proxy.probe imports pyvips; planning stays free of it
     from proxy.probe import SourceInfo
@@ -52,37 +61,35 @@ class Limits:
 
 # Measured on 4000x3000 JPEGs -> 800 px WebP/AVIF (a smooth and a grainy one, 2 cores):
 # WebP effort 2 costs a quarter less CPU than libwebp's balanced 4 for 0.6% more bytes
-# (3 buys nothing over 4). AVIF effort 2 keeps an 800px AVIF within about 2x WebP's time
-# per image under load (effort 3: 2.5x the old WebP; 4+: 3-5x for ~10% fewer bytes),
-# measured by `make bench` (docs/performance.md).
-# AVIF 55 matches or beats the PSNR of JPEG 80 with a margin for AV1's texture smoothing.
-_DEFAULT_QUALITY: tuple[tuple[OutputFormat, int], ...] = (
-    (OutputFormat.JPEG, 80),
-    (OutputFormat.WEBP, 80),
-    (OutputFormat.AVIF, 55),
-)
-
-
+# (3 buys nothing over 4), measured by `make bench` (docs/performance.md). AVIF effort:
+# README "Quality".
 _LOSSY = frozenset({OutputFormat.JPEG, OutputFormat.WEBP, OutputFormat.AVIF})
+
+# SSIMULACRA2 that `q:auto` reaches: README "Quality".
+DEFAULT_QUALITY_TARGET = 75.0
+DEFAULT_AUTO_MAX_ENCODES = 3
+# A quality for formats with no setting: `q:auto` (0 or an unlisted format).
+_DEFAULT_QUALITY = AUTO_QUALITY
 
 
 @dataclass(frozen=True, slots=True)
 class EncoderDefaults:
-    """Quality and effort used when a URL does not set them."""
+    """Quality and effort used when a URL does not set them; what `q:auto` aims at."""
 
-    quality: tuple[tuple[OutputFormat, int], ...] = _DEFAULT_QUALITY
+    quality: tuple[tuple[OutputFormat, int], ...] = ()
     webp_effort: int = 2
-    avif_effort: int = 2
+    avif_effort: int = 4
+    quality_target: float = DEFAULT_QUALITY_TARGET
+    auto_max_encodes: int = DEFAULT_AUTO_MAX_ENCODES
 
     def quality_for(self, output_format: OutputFormat) -> int:
-        """Default quality of a lossy format (built-in when unset or 0); 0 for PNG and GIF."""
+        """Default quality of a lossy format (1-100 or AUTO_QUALITY); 0 for PNG and GIF."""
         if output_format not in _LOSSY:
             return 0
-        for table in (self.quality, _DEFAULT_QUALITY):
-            for fmt, quality in table:
-                if fmt is output_format and quality > 0:
-                    return quality
-        return 80
+        for fmt, quality in self.quality:
+            if fmt is output_format and quality != 0:
+                return quality
+        return _DEFAULT_QUALITY
 
     def effort_for(self, output_format: OutputFormat) -> int:
         """Encoder effort of WebP and AVIF; 0 (libvips' default) for the others."""
@@ -131,7 +138,9 @@ class Plan:
     taken as sRGB already, and CMYK ones are always converted). `crop` and
     `extend` work in the final orientation. `width`/`height` are the output size per frame.
     `background` is the colour of extension and flattening; None extends with transparency.
-    `quality` and `effort` are 0 where the encoder has none (PNG, GIF; JPEG effort).
+    `quality` is pixgate's 1-100 scale (proxy.quality maps it to each encoder's Q);
+    `auto_quality`, when set, replaces it by a search for the lowest quality reaching a
+    target. `quality` and `effort` are 0 where the encoder has none (PNG, GIF; JPEG effort).
     """
 
     thumbnail_width: int
@@ -150,6 +159,7 @@ class Plan:
     quality: int
     effort: int
     strip_metadata: bool
+    auto_quality: AutoQuality | None
     max_bytes: int
     width: int
     height: int
@@ -207,9 +217,14 @@ def plan_transform(
     if background is None and not output_format.has_alpha:
         background = WHITE
     quality = 0
+    auto_quality = None
     if output_format in _LOSSY:
         quality = options.quality_for(output_format) or encoder.quality_for(output_format)
-        quality = min(100, max(1, quality))
+        if quality == AUTO_QUALITY:
+            auto_quality = AutoQuality(encoder.quality_target, encoder.auto_max_encodes)
+            quality = 0
+        else:
+            quality = min(100, max(1, quality))
 
     thumb_width, thumb_height = geometry.thumb_width, geometry.thumb_height
     if rotate in (90, 270):
@@ -232,6 +247,7 @@ def plan_transform(
         quality=quality,
         effort=encoder.effort_for(output_format),
         strip_metadata=options.strip_metadata,
+        auto_quality=auto_quality,
         max_bytes=max(0, options.max_bytes) if output_format in _LOSSY else 0,
         width=width,
         height=height,

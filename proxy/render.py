@@ -16,10 +16,12 @@ from typing import Any
 
 import pyvips
 
+from proxy import metric
 from proxy.deadline import Deadline
 from proxy.errors import Unprocessable
 from proxy.options import Color, OutputFormat
 from proxy.plan import WHITE, Canvas, CropBox, Plan, SmartCrop
+from proxy.quality import SEARCH_EFFORT, AutoQuality, encoder_quality, search
 
 logger = logging.getLogger("pixgate.render")
 
@@ -42,13 +44,19 @@ _MAX_DIMENSION = {
     OutputFormat.GIF: 65535,
 }
 
+# Encoder options beyond Q and effort (README, Quality: the figures behind each).
+_JPEG: dict[str, Any] = {"optimize_coding": True, "quant_table": 3, "interlace": True}
+_WEBP: dict[str, Any] = {}
+_AVIF: dict[str, Any] = {}
+
 # Below this, lowering the quality further to meet max_bytes only makes mush.
 _MIN_FIT_QUALITY = 10
 
 
 @dataclass(frozen=True, slots=True)
 class Rendered:
-    """An encoded result. `quality` is the one used (lowered by max_bytes); 0 if lossless."""
+    """An encoded result. `quality` is the encoder's Q used (found by `q:auto`, lowered by
+    max_bytes); 0 if lossless."""
 
     data: bytes
     format: OutputFormat
@@ -251,22 +259,78 @@ def _page_height(image: Any) -> int:
 
 
 def encode(image: Any, plan: Plan, watch: Callable[[Any], Any] | None = None) -> Rendered:
-    """Encode; with max_bytes, lower the quality step by step (as imgproxy does) until the
-    result fits or the quality reaches a floor, and return the smallest attempt."""
-    quality = plan.quality
-    if plan.max_bytes <= 0:
-        return _rendered(image, _save(image, plan, quality), plan, quality)
+    """Encode at the planned quality, or the one `q:auto` finds; with max_bytes, lower the
+    quality step by step (as imgproxy does) until the result fits or the quality reaches a
+    floor, and return the smallest attempt."""
+    fmt = plan.output_format
+    auto = plan.auto_quality
+    if auto is not None and plan.animated:  # one encode at the search's starting point
+        auto = AutoQuality(auto.target, 1)
+    searching = auto is not None and auto.max_encodes > 1
+    if plan.max_bytes > 0 or searching:
+        image = image.copy_memory()  # decode and resize once, however many encodes follow
+        if watch is not None:
+            image = watch(image)
+    settings = encoder_settings(plan)
 
-    image = image.copy_memory()  # decode and resize once, however many encodes follow
-    if watch is not None:
-        image = watch(image)
-    data = _save(image, plan, quality)
-    while len(data) > plan.max_bytes and quality > _MIN_FIT_QUALITY:
+    def save(quality: int) -> bytes:
+        return _save(image, plan, quality, settings)
+
+    if auto is None:
+        quality = encoder_quality(fmt, plan.quality)
+        data = save(quality)
+    else:
+        quality, data = _auto(image, plan, auto, settings, save)
+    while plan.max_bytes > 0 and len(data) > plan.max_bytes and quality > _MIN_FIT_QUALITY:
         excess = len(data) / plan.max_bytes
         factor = 0.25 if excess > 3 else 0.5 if excess > 1.5 else 0.75
         quality = max(_MIN_FIT_QUALITY, int(quality * factor))
-        data = _save(image, plan, quality)
+        data = save(quality)
     return _rendered(image, data, plan, quality)
+
+
+def _auto(
+    image: Any,
+    plan: Plan,
+    auto: AutoQuality,
+    settings: dict[str, Any],
+    save: Callable[[int], bytes],
+) -> tuple[int, bytes]:
+    """q:auto within `auto.max_encodes` encodes. Where a format searches at a lower effort
+    (AVIF), the last encode is the result's, at the planned effort."""
+    fmt = plan.output_format
+    scorers: list[metric.Scorer] = []
+
+    def measure(data: bytes) -> float:
+        if not scorers:  # the reference is prepared only when a search scores something
+            scorers.append(metric.Scorer(image))
+        return scorers[0](data)
+
+    effort = SEARCH_EFFORT.get(fmt, plan.effort)
+    if effort >= plan.effort or auto.max_encodes < 2:
+        attempt = search(save, measure, fmt, auto)
+        return attempt.quality, attempt.data
+    fast = {**settings, "effort": effort}
+    attempt = search(
+        lambda quality: _save(image, plan, quality, fast),
+        measure,
+        fmt,
+        AutoQuality(auto.target, auto.max_encodes - 1),
+    )
+    return attempt.quality, save(attempt.quality)
+
+
+def encoder_settings(plan: Plan) -> dict[str, Any]:
+    """Encoder options beyond Q (README, Quality)."""
+    options: dict[str, Any] = {"keep": "none"} if plan.strip_metadata else {}
+    fmt = plan.output_format
+    if fmt is OutputFormat.JPEG:
+        options.update(_JPEG)
+    elif fmt is OutputFormat.WEBP:
+        options.update(_WEBP, effort=plan.effort)
+    elif fmt is OutputFormat.AVIF:
+        options.update(_AVIF, effort=plan.effort)
+    return options
 
 
 def _rendered(image: Any, data: bytes, plan: Plan, quality: int) -> Rendered:
@@ -279,19 +343,18 @@ def _rendered(image: Any, data: bytes, plan: Plan, quality: int) -> Rendered:
     )
 
 
-def _save(image: Any, plan: Plan, quality: int) -> bytes:
-    options: dict[str, Any] = {"keep": "none"} if plan.strip_metadata else {}
+def _save(image: Any, plan: Plan, quality: int, settings: dict[str, Any]) -> bytes:
     fmt = plan.output_format
     if fmt is OutputFormat.JPEG:
-        data = image.jpegsave_buffer(Q=quality, optimize_coding=True, **options)
+        data = image.jpegsave_buffer(Q=quality, **settings)
     elif fmt is OutputFormat.PNG:
-        data = image.pngsave_buffer(**options)
+        data = image.pngsave_buffer(**settings)
     elif fmt is OutputFormat.WEBP:
-        data = image.webpsave_buffer(Q=quality, effort=plan.effort, **options)
+        data = image.webpsave_buffer(Q=quality, **settings)
     elif fmt is OutputFormat.AVIF:
-        data = image.heifsave_buffer(Q=quality, compression="av1", effort=plan.effort, **options)
+        data = image.heifsave_buffer(Q=quality, compression="av1", **settings)
     else:
-        data = image.gifsave_buffer(**options)
+        data = image.gifsave_buffer(**settings)
     return bytes(data)
 
 

@@ -60,6 +60,31 @@ def test_defaults() -> None:
         pytest.param({"PIXGATE_PURGE_URL": "edge:8081"}, "PIXGATE_PURGE_URL", id="purge"),
         pytest.param({"PIXGATE_DATABASE_URL": "mysql://h/db"}, "PIXGATE_DATABASE_URL", id="db"),
         pytest.param({"PIXGATE_API_KEYS": "a:short"}, "PIXGATE_API_KEYS", id="api-keys"),
+        pytest.param(
+            {"PIXGATE_FORMAT_QUALITY": "webp=best"},
+            "PIXGATE_FORMAT_QUALITY: expected auto or an integer from 1 to 100",
+            id="fq-value",
+        ),
+        pytest.param(
+            {"PIXGATE_QUALITY": "0"},
+            "PIXGATE_QUALITY: expected auto or an integer from 1 to 100, got '0'",
+            id="quality",
+        ),
+        pytest.param(
+            {"PIXGATE_QUALITY_TARGET": "99"},
+            r"PIXGATE_QUALITY_TARGET: expected a number from 30 to 95 \(an SSIMULACRA2 score\)",
+            id="target-high",
+        ),
+        pytest.param({"PIXGATE_QUALITY_TARGET": "29.9"}, "PIXGATE_QUALITY_TARGET", id="target-low"),
+        pytest.param(
+            {"PIXGATE_QUALITY_TARGET": "high"}, "PIXGATE_QUALITY_TARGET", id="target-text"
+        ),
+        pytest.param({"PIXGATE_QUALITY_TARGET": "nan"}, "PIXGATE_QUALITY_TARGET", id="target-nan"),
+        pytest.param(
+            {"PIXGATE_QUALITY_AUTO_MAX_ENCODES": "0"},
+            "PIXGATE_QUALITY_AUTO_MAX_ENCODES: expected an integer of at least 1 and at most 8",
+            id="max-encodes",
+        ),
         pytest.param({"PIXGATE_KEY": "zz"}, "PIXGATE_KEY", id="bad-hex"),
         pytest.param({"PIXGATE_SALT": "00,11"}, "PIXGATE_KEY/PIXGATE_SALT", id="unpaired"),
         pytest.param({"PIXGATE_LOG_LEVEL": "loud"}, "PIXGATE_LOG_LEVEL", id="log-level"),
@@ -68,6 +93,42 @@ def test_defaults() -> None:
 def test_bad_values_name_the_variable(env: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError, match=message):
         load_settings({**KEYS, **env})
+
+
+@pytest.mark.parametrize(
+    ("env", "quality", "format_quality", "target", "max_encodes"),
+    [
+        pytest.param({}, None, (), 75.0, 3, id="defaults-auto"),
+        pytest.param({"PIXGATE_QUALITY": "AUTO"}, None, (), 75.0, 3, id="auto-any-case"),
+        pytest.param(
+            {"PIXGATE_QUALITY": "70", "PIXGATE_FORMAT_QUALITY": "avif=auto,jpg=60"},
+            70,
+            (("avif", None), ("jpeg", 60)),
+            75.0,
+            3,
+            id="fixed-and-per-format",
+        ),
+        pytest.param(
+            {"PIXGATE_QUALITY_TARGET": "82.5", "PIXGATE_QUALITY_AUTO_MAX_ENCODES": "1"},
+            None,
+            (),
+            82.5,
+            1,
+            id="target-and-cap",
+        ),
+    ],
+)
+def test_quality_settings(
+    env: dict[str, str],
+    quality: int | None,
+    format_quality: tuple[tuple[str, int | None], ...],
+    target: float,
+    max_encodes: int,
+) -> None:
+    settings = load_settings({**KEYS, **env})
+    assert settings.quality == quality
+    assert settings.format_quality == format_quality
+    assert (settings.quality_target, settings.auto_max_encodes) == (target, max_encodes)
 
 
 def test_no_key_refuses_to_start_outside_dev_mode() -> None:

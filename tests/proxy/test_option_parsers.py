@@ -20,6 +20,7 @@ from proxy.option_parsers import (
     presets_from_setting,
 )
 from proxy.options import (
+    AUTO_QUALITY,
     Color,
     Gravity,
     GravityType,
@@ -116,6 +117,11 @@ EVERY_OPTION = [
     ("q:80", Options(quality=80)),
     ("quality:0", Options(quality=0)),
     ("quality:100", Options(quality=100)),
+    ("q:auto", Options(quality=AUTO_QUALITY)),
+    (
+        "fq:webp:auto:jpg:70",
+        Options(format_quality=((OutputFormat.WEBP, AUTO_QUALITY), (OutputFormat.JPEG, 70))),
+    ),
     ("fq:webp:70", Options(format_quality=((OutputFormat.WEBP, 70),))),
     (
         "format_quality:jpg:80:avif:50",
@@ -234,7 +240,10 @@ BAD_VALUES = [
     ("g:no:x", "option 'g' (gravity): x offset:"),
     ("g:no:1:y", "option 'g' (gravity): y offset:"),
     ("g:no:1e9:1", "option 'g' (gravity): x offset:"),
-    ("q:101", "option 'q' (quality): expected an integer from 0 to 100"),
+    ("q:101", "option 'q' (quality): expected an integer from 0 to 100 or auto"),
+    ("q:AUTO", "option 'q' (quality): expected an integer from 0 to 100 or auto, got 'AUTO'"),
+    ("q:-1", "option 'q' (quality): expected an integer from 0 to 100 or auto, got '-1'"),
+    ("fq:avif:automatic", "option 'fq' (format_quality): quality: expected an integer"),
     ("quality:-5", "option 'quality'"),
     ("fq:jpg", "option 'fq' (format_quality): expected 2 to 12 argument(s), got 1"),
     ("fq:jpg:80:png", "option 'fq' (format_quality): expected format:quality pairs"),

@@ -9,8 +9,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from proxy.errors import BadRequest
-from proxy.options import Color, Gravity, GravityType, Options, OutputFormat, ResizingType
+from proxy.options import (
+    AUTO_QUALITY,
+    Color,
+    Gravity,
+    GravityType,
+    Options,
+    OutputFormat,
+    ResizingType,
+)
 from proxy.plan import (
+    DEFAULT_AUTO_MAX_ENCODES,
+    DEFAULT_QUALITY_TARGET,
     WHITE,
     Canvas,
     CropBox,
@@ -21,6 +31,7 @@ from proxy.plan import (
     plan_transform,
 )
 from proxy.probe import SourceFormat, SourceInfo
+from proxy.quality import AutoQuality
 
 LIMITS = Limits(max_output_pixels=50_000_000, max_animation_frames=100)
 FIT, FILL, FILL_DOWN, FORCE, AUTO = (
@@ -285,41 +296,66 @@ def test_output_cap_scales_down_proportionally(
         assert plan.crop.top + plan.crop.height <= plan.thumbnail_height
 
 
+AUTO = AutoQuality(DEFAULT_QUALITY_TARGET, DEFAULT_AUTO_MAX_ENCODES)
 QUALITY_CASES = {
-    "jpeg-default": (OutputFormat.JPEG, Options(), 80),
-    "webp-default": (OutputFormat.WEBP, Options(), 80),
-    "avif-default": (OutputFormat.AVIF, Options(), 55),
-    "png-has-none": (OutputFormat.PNG, Options(quality=50), 0),
-    "gif-has-none": (OutputFormat.GIF, Options(quality=50), 0),
-    "url-quality": (OutputFormat.WEBP, Options(quality=60), 60),
+    "jpeg-default-auto": (OutputFormat.JPEG, Options(), 0, AUTO),
+    "webp-default-auto": (OutputFormat.WEBP, Options(), 0, AUTO),
+    "avif-default-auto": (OutputFormat.AVIF, Options(), 0, AUTO),
+    "url-auto": (OutputFormat.JPEG, Options(quality=AUTO_QUALITY), 0, AUTO),
+    "png-has-none": (OutputFormat.PNG, Options(quality=50), 0, None),
+    "gif-has-none": (OutputFormat.GIF, Options(quality=50), 0, None),
+    "png-has-no-auto": (OutputFormat.PNG, Options(quality=AUTO_QUALITY), 0, None),
+    "url-quality": (OutputFormat.WEBP, Options(quality=60), 60, None),
     "url-format-quality-wins": (
         OutputFormat.AVIF,
         Options(quality=60, format_quality=((OutputFormat.AVIF, 40),)),
         40,
+        None,
+    ),
+    "url-format-quality-auto-wins": (
+        OutputFormat.AVIF,
+        Options(quality=60, format_quality=((OutputFormat.AVIF, AUTO_QUALITY),)),
+        0,
+        AUTO,
     ),
     "url-format-quality-other-format": (
         OutputFormat.JPEG,
         Options(quality=60, format_quality=((OutputFormat.AVIF, 40),)),
         60,
+        None,
     ),
-    "clamped-to-100": (OutputFormat.JPEG, Options(quality=250), 100),
+    "clamped-to-100": (OutputFormat.JPEG, Options(quality=250), 100, None),
 }
 
 
 @pytest.mark.parametrize(
-    ("output_format", "options", "quality"), QUALITY_CASES.values(), ids=QUALITY_CASES.keys()
+    ("output_format", "options", "quality", "auto"),
+    QUALITY_CASES.values(),
+    ids=QUALITY_CASES.keys(),
 )
-def test_quality(output_format: OutputFormat, options: Options, quality: int) -> None:
-    assert plan_for(options, output_format=output_format).quality == quality
+def test_quality(
+    output_format: OutputFormat, options: Options, quality: int, auto: AutoQuality | None
+) -> None:
+    plan = plan_for(options, output_format=output_format)
+    assert (plan.quality, plan.auto_quality) == (quality, auto)
 
 
-def test_encoder_defaults_come_from_config_and_fall_back_when_zero() -> None:
+def test_encoder_defaults_come_from_config_and_fall_back_to_auto_when_zero() -> None:
     encoder = EncoderDefaults(
-        quality=((OutputFormat.JPEG, 70), (OutputFormat.WEBP, 0)), webp_effort=2, avif_effort=5
+        quality=((OutputFormat.JPEG, 70), (OutputFormat.WEBP, 0)),
+        webp_effort=2,
+        avif_effort=5,
+        quality_target=82.5,
+        auto_max_encodes=2,
     )
-    assert plan_for(Options(), output_format=OutputFormat.JPEG, encoder=encoder).quality == 70
-    assert plan_for(Options(), output_format=OutputFormat.WEBP, encoder=encoder).quality == 80
-    assert plan_for(Options(), output_format=OutputFormat.AVIF, encoder=encoder).quality == 55
+    jpeg = plan_for(Options(), output_format=OutputFormat.JPEG, encoder=encoder)
+    assert (jpeg.quality, jpeg.auto_quality) == (70, None)
+    webp = plan_for(Options(), output_format=OutputFormat.WEBP, encoder=encoder)
+    assert (webp.quality, webp.auto_quality) == (0, AutoQuality(82.5, 2))
+    assert (
+        plan_for(Options(quality=90), output_format=OutputFormat.WEBP, encoder=encoder).quality
+        == 90
+    )
     assert plan_for(Options(), output_format=OutputFormat.WEBP, encoder=encoder).effort == 2
     assert plan_for(Options(), output_format=OutputFormat.AVIF, encoder=encoder).effort == 5
     assert plan_for(Options(), output_format=OutputFormat.JPEG, encoder=encoder).effort == 0

@@ -1,0 +1,193 @@
+"""pixgate's quality scale and `q:auto`.
+
+* **One quality scale.** A URL's `q` is mapped to each encoder's own Q so that the same `q`
+  gives about the same SSIMULACRA2 in every format (the JPEG scale is the reference:
+  `q:80` is JPEG Q80, and the WebP and AVIF Q whose median score on the corpus matches).
+* **`q:auto`** encodes at most `max_encodes` times: first at the Q where the median photo
+  reaches the target, then secant steps on the measured score, and keeps the lowest Q that
+  reached it (else the best it tried). Scores come from :mod:`proxy.metric` on the
+  already-resized image. Every step is a pure function of the pixels, so the same URL and
+  original give the same bytes.
+
+No pixels here (planning imports this module): the encoder and the scorer are passed in.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from proxy.options import OutputFormat
+
+MIN_QUALITY = 1
+MAX_QUALITY = 100
+
+
+@dataclass(frozen=True, slots=True)
+class AutoQuality:
+    """`q:auto`: the lowest quality whose SSIMULACRA2 reaches `target`, in at most
+    `max_encodes` encodes."""
+
+    target: float
+    max_encodes: int
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One encode of the search: encoder Q, bytes and metric score (None if not scored)."""
+
+    quality: int
+    data: bytes
+    score: float | None
+
+
+Knots = tuple[tuple[float, float], ...]
+
+# pixgate q -> encoder Q, piecewise linear: at each knot, the encoder Q whose median
+# SSIMULACRA2 on the corpus (500 px and 300x300 variants) equals JPEG's at Q = q.
+_SCALE: dict[OutputFormat, Knots] = {
+    OutputFormat.JPEG: ((1, 1), (100, 100)),
+    OutputFormat.WEBP: ((1, 1), (40, 36), (55, 55), (70, 73), (80, 83), (90, 93), (100, 100)),
+    OutputFormat.AVIF: ((1, 1), (40, 40), (55, 46), (70, 53), (80, 63), (90, 79), (100, 100)),
+}
+
+# Encoder Q -> median score of the corpus (in proxy.metric's units) with pixgate's encoder
+# settings: where q:auto starts, and the slope of its first step when it has only one
+# point of its own. The ends are extrapolated.
+_MEDIAN_SCORE: dict[OutputFormat, Knots] = {
+    OutputFormat.JPEG: (
+        (1, 10.0), (40, 52.4), (55, 60.6), (70, 70.3), (80, 77.3), (90, 86.7), (100, 97.0),
+    ),
+    OutputFormat.WEBP: (
+        (1, 10.0), (40, 54.3), (55, 60.8), (70, 67.8), (80, 74.7), (90, 85.6), (100, 97.0),
+    ),
+    OutputFormat.AVIF: (  # at SEARCH_EFFORT
+        (1, 10.0), (30, 35.4), (42, 54.2), (55, 71.0), (65, 77.9), (75, 84.3), (100, 97.0),
+    ),
+}  # fmt: skip
+
+# proxy.metric reads a little higher than the reference implementation; on the corpus
+# (320 encodes, JPEG and WebP, Q 40-90): reference = 0.9893 * metric - 1.362, correlation
+# 0.9986, residual 0.66 standard deviation, 2.0 at most.
+_METRIC_SLOPE = 0.9893
+_METRIC_OFFSET = -1.362
+
+# AVIF searches at this effort and encodes its result once at the configured one: effort 4
+# costs 8x effort 2's CPU and scores about 1.6 higher at the same Q (README, Quality).
+SEARCH_EFFORT = {OutputFormat.AVIF: 2}
+
+# A result this close above the target (reference units) ends the search.
+_CLOSE_ENOUGH = 1.5
+# Aim this far above the target so a step's rounding rarely lands just below it.
+_AIM_ABOVE = 0.5
+
+
+def encoder_quality(output_format: OutputFormat, quality: int) -> int:
+    """The encoder's Q for pixgate's `quality` (1-100) in `output_format`."""
+    knots = _SCALE.get(output_format)
+    if knots is None:
+        return quality
+    return _clamp(round(_interpolate(knots, quality)))
+
+
+def start_quality(output_format: OutputFormat, target: float) -> int:
+    """The encoder Q where the median photo of the corpus reaches `target`."""
+    knots = _MEDIAN_SCORE[output_format]
+    inverse = tuple((score, q) for q, score in knots)
+    return _clamp(math.ceil(_interpolate(inverse, _metric_target(target))))
+
+
+def search(
+    encode: Callable[[int], bytes],
+    measure: Callable[[bytes], float],
+    output_format: OutputFormat,
+    auto: AutoQuality,
+) -> Attempt:
+    """The lowest-Q attempt reaching `auto.target`, else the best one; `encode` runs at
+    most `auto.max_encodes` times."""
+    target = _metric_target(auto.target)
+    aim = target + _AIM_ABOVE * _METRIC_SLOPE
+    tried: dict[int, Attempt] = {}
+    quality: int | None = start_quality(output_format, auto.target)
+    while quality is not None and len(tried) < max(1, auto.max_encodes):
+        data = encode(quality)
+        if auto.max_encodes <= 1:  # nothing to choose from: no score needed
+            return Attempt(quality, data, None)
+        tried[quality] = Attempt(quality, data, measure(data))
+        quality = _next_quality(tried, target, aim, output_format)
+    return _best(tried, target)
+
+
+def _next_quality(
+    tried: dict[int, Attempt], target: float, aim: float, output_format: OutputFormat
+) -> int | None:
+    """The next Q to try, or None when the search is done."""
+    passing = sorted(q for q, a in tried.items() if _score(a) >= target)
+    failing = sorted(q for q, a in tried.items() if _score(a) < target)
+    high = passing[0] if passing else None
+    low = max((q for q in failing if high is None or q < high), default=None)
+    if high is not None and _score(tried[high]) - target <= _CLOSE_ENOUGH * _METRIC_SLOPE:
+        return None
+    if high is not None and low is not None:
+        if high - low <= 1:
+            return None
+        guess = _secant(tried[low], tried[high], aim)
+        return min(high - 1, max(low + 1, guess))
+    last = tried[high if high is not None else max(failing)]
+    neighbours = [a for q, a in tried.items() if q != last.quality]
+    slope = _median_slope(output_format, last.quality)
+    if neighbours:
+        other = min(neighbours, key=lambda a: abs(a.quality - last.quality))
+        measured = (_score(last) - _score(other)) / (last.quality - other.quality)
+        if measured > 0:
+            slope = measured
+    guess = math.ceil(last.quality + (aim - _score(last)) / slope)
+    guess = min(guess, high - 1) if high is not None else max(guess, last.quality + 1)
+    guess = _clamp(guess)
+    return None if guess in tried else guess
+
+
+def _secant(low: Attempt, high: Attempt, aim: float) -> int:
+    span = _score(high) - _score(low)
+    if span <= 0:
+        return (low.quality + high.quality + 1) // 2
+    fraction = (aim - _score(low)) / span
+    return math.ceil(low.quality + fraction * (high.quality - low.quality))
+
+
+def _best(tried: dict[int, Attempt], target: float) -> Attempt:
+    passing = [a for a in tried.values() if _score(a) >= target]
+    if passing:
+        return min(passing, key=lambda a: a.quality)
+    return max(tried.values(), key=lambda a: (_score(a), a.quality))
+
+
+def _score(attempt: Attempt) -> float:
+    return -math.inf if attempt.score is None else attempt.score
+
+
+def _median_slope(output_format: OutputFormat, quality: int) -> float:
+    knots = _MEDIAN_SCORE[output_format]
+    low = _interpolate(knots, max(MIN_QUALITY, quality - 5))
+    high = _interpolate(knots, min(MAX_QUALITY, quality + 5))
+    return max(0.05, (high - low) / (min(MAX_QUALITY, quality + 5) - max(MIN_QUALITY, quality - 5)))
+
+
+def _metric_target(target: float) -> float:
+    """A reference SSIMULACRA2 score in the units of :mod:`proxy.metric`."""
+    return (target - _METRIC_OFFSET) / _METRIC_SLOPE
+
+
+def _interpolate(knots: Knots, x: float) -> float:
+    if x <= knots[0][0]:
+        return knots[0][1]
+    for (x0, y0), (x1, y1) in itertools.pairwise(knots):
+        if x <= x1:
+            return y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+    return knots[-1][1]
+
+
+def _clamp(quality: int) -> int:
+    return min(MAX_QUALITY, max(MIN_QUALITY, quality))
