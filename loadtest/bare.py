@@ -34,7 +34,9 @@ def encoder(output_format: str, quality: int, effort: int) -> Callable[[Any], by
     """The libvips save call pixgate's render makes for this format (metadata stripped)."""
     if output_format == "jpeg":
         return lambda image: bytes(
-            image.jpegsave_buffer(Q=quality, optimize_coding=True, keep="none")
+            image.jpegsave_buffer(
+                Q=quality, optimize_coding=True, quant_table=3, interlace=True, keep="none"
+            )
         )
     if output_format == "webp":
         return lambda image: bytes(image.webpsave_buffer(Q=quality, effort=effort, keep="none"))

@@ -52,6 +52,8 @@ from loadtest.procfs import peak_rss_bytes
 from loadtest.stats import Summary, WindowTally
 from loadtest.upload_bench import UploadPlan, run_uploads
 from loadtest.upload_bench import report as upload_report
+from proxy.options import OutputFormat
+from proxy.quality import encoder_quality
 
 DEFAULT_OUTPUT = REPO / "var" / "bench" / "results.json"
 BUCKET = "pixgate-bench"
@@ -60,6 +62,7 @@ SOURCE_SIZE = (4000, 3000)
 SOURCE_QUALITY = 90
 TARGET_WIDTH = 800
 WEBP_QUALITY = 80
+AVIF_QUALITY = 80  # pixgate's scale: AVIF Q63
 # Long enough that the original is read from S3 once per run, as the bare loop holds it.
 SOURCE_CACHE_TTL_S = 3600
 # URLs per workload, taken in turn; far more than can be in flight at once.
@@ -118,7 +121,8 @@ class ServerConfig:
             concurrency=value("PIXGATE_CONCURRENCY"),
             webp_effort=value("PIXGATE_WEBP_EFFORT"),
             avif_effort=value("PIXGATE_AVIF_EFFORT"),
-            avif_quality=qualities.get("avif", value("PIXGATE_QUALITY")),
+            # q:auto (None) has no fixed quality for the bare loop to match: pin one.
+            avif_quality=qualities.get("avif", value("PIXGATE_QUALITY")) or AVIF_QUALITY,
             overrides=tuple(sorted(overrides.items())),
         )
 
@@ -237,9 +241,18 @@ def make_workloads(
     builder: UrlBuilder, defaults: ServerConfig, args: argparse.Namespace, scratch: Path
 ) -> list[Workload]:
     """WebP at each --concurrency, then AVIF (quality from pixgate's default) at one."""
+    # The bare loop gets the encoder's Q for pixgate's q (proxy.quality's scale).
     formats = {
-        "webp": (WEBP_QUALITY, defaults.webp_effort, WEBP_QUALITY),
-        "avif": (defaults.avif_quality, defaults.avif_effort, None),
+        "webp": (
+            encoder_quality(OutputFormat.WEBP, WEBP_QUALITY),
+            defaults.webp_effort,
+            WEBP_QUALITY,
+        ),
+        "avif": (
+            encoder_quality(OutputFormat.AVIF, defaults.avif_quality),
+            defaults.avif_effort,
+            defaults.avif_quality,
+        ),
     }
     plan = [("webp", concurrency) for concurrency in args.concurrency]
     if args.avif_concurrency:
