@@ -108,7 +108,7 @@ def search(
     """The lowest-Q attempt reaching `auto.target`, else the best one; `encode` runs at
     most `auto.max_encodes` times."""
     target = _metric_target(auto.target)
-    aim = target + _AIM_ABOVE * _METRIC_SLOPE
+    aim = target + _AIM_ABOVE / _METRIC_SLOPE
     tried: dict[int, Attempt] = {}
     quality: int | None = start_quality(output_format, auto.target)
     while quality is not None and len(tried) < max(1, auto.max_encodes):
@@ -128,7 +128,7 @@ def _next_quality(
     failing = sorted(q for q, a in tried.items() if _score(a) < target)
     high = passing[0] if passing else None
     low = max((q for q in failing if high is None or q < high), default=None)
-    if high is not None and _score(tried[high]) - target <= _CLOSE_ENOUGH * _METRIC_SLOPE:
+    if high is not None and _score(tried[high]) - target <= _CLOSE_ENOUGH / _METRIC_SLOPE:
         return None
     if high is not None and low is not None:
         if high - low <= 1:
