@@ -1,19 +1,23 @@
 """The peer benchmark's pure parts: each system's spelling of T1-T3, wrk's output, PSNR, the
-target verdicts and the bare loop's threads (the benchmark itself is a command:
+verdicts and the bare loop's threads (the benchmark itself is a command:
 `python -m loadtest.peers`)."""
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 from pixgate_signing import UrlBuilder
 
-from loadtest import peers
+from loadtest import segments
 from loadtest.cachebench import parse_wrk
+from loadtest.checks import psnr_db
 from loadtest.harness.imagegen import jpeg, landscape
+from loadtest.peer_run import parse_overrides
 from loadtest.peer_servers import TRANSFORMS, Transform, ipx_path, pixgate_url, thumbor_path
-from loadtest.peers import _status, bare_segment, parse_overrides, psnr_db
+from loadtest.peer_targets import verdict
+from loadtest.segments import bare_segment
 
 T1, T2, T3 = TRANSFORMS
 
@@ -103,7 +107,7 @@ def test_psnr_of_a_copy_is_infinite_and_of_a_lossy_copy_finite() -> None:
     ],
 )
 def test_status(values: dict[int, float], target: float, strictly: bool, expected: str) -> None:
-    assert _status(values, target, strictly) == expected
+    assert verdict(values, target, strictly) == expected
 
 
 def test_overrides_split_settings_from_environment() -> None:
@@ -131,8 +135,8 @@ def test_bare_loop_threads(
 ) -> None:
     """The bare loop's command line (the child process itself is the benchmark's to run)."""
     commands: list[list[str]] = []
-    monkeypatch.setattr(peers, "run_child", lambda args, timeout, env: commands.append(args))
-    bare_segment({"webp": 2}, None, max_threads)(T1, clients, 1.0, 0.5)
+    monkeypatch.setattr(segments, "run_child", lambda args, timeout, env: commands.append(args))
+    bare_segment(Path("images"), {"webp": 2}, None, max_threads)(T1, clients, 1.0, 0.5)
     (command,) = commands
     assert command[command.index("--threads") + 1] == str(threads)
     assert command[command.index("--effort") + 1] == "2"
