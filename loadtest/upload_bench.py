@@ -15,6 +15,7 @@ import contextlib
 import math
 import secrets
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -229,7 +230,7 @@ def _ratio(numerator: float, denominator: float) -> float:
 # --- the report ------------------------------------------------------------------------------
 
 
-def report(section: dict[str, Any]) -> list[str]:
+def report(section: Mapping[str, Any]) -> list[str]:
     if "skipped" in section:
         return ["", f"uploads: skipped ({section['skipped']})"]
     lines: list[str] = []
