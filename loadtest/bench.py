@@ -25,16 +25,13 @@ loadtest.bench_results, the report loadtest.bench_report.
 from __future__ import annotations
 
 import argparse
-import signal
-import sys
 from collections.abc import Sequence
 from pathlib import Path
-from types import FrameType
 
-from loadtest import report
 from loadtest.bench_report import report as bench_report
 from loadtest.bench_results import MODES
 from loadtest.bench_run import BenchPlan, ServerConfig, run
+from loadtest.command import parse_set, run_benchmark
 from loadtest.peers import main as peers_main
 from loadtest.processes import REPO
 from loadtest.upload_bench import UploadPlan
@@ -87,10 +84,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--output", type=Path, default=DEFAULT_OUTPUT, help="results JSON (markdown beside it)"
     )
     args = parser.parse_args(argv)
-    pairs = [item.partition("=") for item in args.set]
-    if any(not sep for _, sep, _ in pairs):
-        parser.error("--set expects PIXGATE_NAME=VALUE")
-    args.set = {name.strip(): value for name, _, value in pairs}
+    args.set = parse_set(parser, args.set, "PIXGATE_NAME=VALUE")
     args.upload_plan = UploadPlan()
     if args.quick:
         args.duration, args.warmup, args.rounds = 2.0, 0.5, 2
@@ -124,39 +118,29 @@ def estimate_s(plan: BenchPlan, quick: bool) -> float:
     return estimate
 
 
-def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
+def banner(plan: BenchPlan, quick: bool) -> str:
+    rows = len(plan.concurrency) + (1 if plan.avif_concurrency else 0)
+    uploads = " + uploads" if plan.uploads else ""
+    return f"{rows} workloads x 2 modes{uploads}, about {estimate_s(plan, quick) / 60:.1f} min"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _raise_interrupt)
-    try:
-        plan = make_plan(args)
-    except ValueError as error:
-        print(f"pixgate bench: {error}", file=sys.stderr)
-        return 2
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    rows = len(plan.concurrency) + (1 if plan.avif_concurrency else 0)
-    print(
-        f"pixgate bench: {rows} workloads x 2 modes{' + uploads' if plan.uploads else ''}, "
-        f"about {estimate_s(plan, args.quick) / 60:.1f} min",
-        flush=True,
+    status = run_benchmark(
+        "pixgate bench",
+        args.output,
+        make_plan=lambda: make_plan(args),
+        banner=lambda plan: banner(plan, args.quick),
+        run=run,
+        blocks=bench_report,
+        elapsed_s=lambda result: result.meta.elapsed_s,
+        interrupted="pixgate and moto stopped",
     )
-    try:
-        result = run(plan)
-    except KeyboardInterrupt:
-        print("\ninterrupted; pixgate and moto stopped", file=sys.stderr)
-        return 130
-    blocks = bench_report(result)
-    print("\n".join(report.text(blocks)))
-    report.write(args.output, result, blocks)
-    print(f"\nresults: {args.output}  (run took {result.meta.elapsed_s:.0f}s)")
-    if args.peers:
+    if status == 0 and args.peers:
         return peers_main(
             [*(["--quick"] if args.quick else []), *(f"--set={k}={v}" for k, v in args.set.items())]
         )
-    return 0
+    return status
 
 
 if __name__ == "__main__":

@@ -36,14 +36,12 @@ loadtest.checks, the targets loadtest.peer_targets, the report loadtest.peer_rep
 from __future__ import annotations
 
 import argparse
-import signal
 import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from types import FrameType
 
-from loadtest import report
+from loadtest.command import parse_set, run_benchmark
 from loadtest.imageset import SCALING
 from loadtest.peer_report import report as peer_report
 from loadtest.peer_results import systems
@@ -129,10 +127,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     args.argv = list(argv if argv is not None else sys.argv[1:])
-    pairs = [item.partition("=") for item in args.set]
-    if any(not sep for _, sep, _ in pairs):
-        parser.error("--set expects NAME=VALUE")
-    args.set = {name.strip(): value for name, _, value in pairs}
+    args.set = parse_set(parser, args.set)
     if args.quick:
         args.duration, args.rounds, args.warmup = 1.5, 1, 0.5
         args.scaling_duration, args.memory_duration, args.cache_duration = 1.5, 3.0, 2.0
@@ -170,42 +165,34 @@ def make_plan(args: argparse.Namespace) -> PeersPlan:
     )
 
 
-def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
+def banner(plan: PeersPlan) -> str:
+    systems_count = len(set(plan.systems) | {"pixgate"})
+    return (
+        f"{len(plan.transforms)} transforms x {len(plan.concurrency)} concurrencies x "
+        f"{systems_count} systems, about {estimate_s(plan) / 60:.1f} min "
+        f"(+ installing peers and making images on a first run)"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _raise_interrupt)
-    try:
-        plan = make_plan(args)
-    except ValueError as error:
-        print(f"pixgate peers: {error}", file=sys.stderr)
-        return 2
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    systems_count = len(set(plan.systems) | {"pixgate"})
-    print(
-        f"pixgate peers: {len(plan.transforms)} transforms x {len(plan.concurrency)} "
-        f"concurrencies x {systems_count} systems, about {estimate_s(plan) / 60:.1f} min "
-        f"(+ installing peers and making images on a first run)",
-        flush=True,
+    status = run_benchmark(
+        "pixgate peers",
+        args.output,
+        make_plan=lambda: make_plan(args),
+        banner=banner,
+        run=run,
+        blocks=peer_report,
+        elapsed_s=lambda result: result.meta.elapsed_s,
+        interrupted="every server started here was stopped",
     )
-    try:
-        result = run(plan)
-    except KeyboardInterrupt:
-        print("\ninterrupted; every server started here was stopped", file=sys.stderr)
-        return 130
-    blocks = peer_report(result)
-    print("\n".join(report.text(blocks)))
-    report.write(args.output, result, blocks)
-    print(f"\nresults: {args.output}  (run took {result.meta.elapsed_s:.0f}s)")
-    if args.plot:
+    if status == 0 and args.plot:
         plots = subprocess.run(
             [sys.executable, "-m", "loadtest.plots", "--input", str(args.output)], cwd=REPO
         )
         if plots.returncode != 0:
             print("plots: failed (see above); the JSON is complete", file=sys.stderr)
-    return 0
+    return status
 
 
 if __name__ == "__main__":

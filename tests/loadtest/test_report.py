@@ -13,7 +13,7 @@ from loadtest import report
 from loadtest.peer_report import report as peer_report
 from loadtest.peer_results import PeersMeta, PeersRun
 from loadtest.peer_targets import peer_targets
-from loadtest.report import Column, lines, table, targets_table
+from loadtest.report import Block, Column, lines, table, targets_table
 from loadtest.results import FLAT, Target
 from tests.loadtest.results_fixtures import row
 
@@ -39,7 +39,8 @@ def test_table_without_header_joins_cells_with_the_gap() -> None:
 def test_markdown_pipe_table_leaves_out_joining_columns() -> None:
     columns = (*COLUMNS[:1], Column("", 0), *COLUMNS[1:])
     rows = [(name, "|", rate, errors) for name, rate, errors in ROWS]
-    blocks = [lines("", "pixgate vs peers", "  machine: 2 cores"), table(rows, columns)]
+    heading = lines("", "pixgate vs peers", "  machine: 2 cores")
+    blocks: list[Block] = [heading, table(rows, columns)]
     assert report.markdown(blocks) == [
         "pixgate vs peers",
         "",
