@@ -34,7 +34,7 @@ from loadtest.bench_run import BenchPlan, ServerConfig, run
 from loadtest.command import parse_set, run_benchmark
 from loadtest.peers import main as peers_main
 from loadtest.processes import REPO
-from loadtest.upload_bench import UploadPlan
+from loadtest.upload_results import UploadPlan
 
 DEFAULT_OUTPUT = REPO / "var" / "bench" / "results.json"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from loadtest import upload_bench
+from loadtest import upload_report
 from loadtest.bench_results import MODE_LABELS, BenchRun, by_workload
 from loadtest.report import Block, Column, Text, lines, mib, table
 
@@ -35,7 +35,7 @@ _RATIO_COLUMNS = (
 def report(run: BenchRun) -> list[Block]:
     blocks = [_header(run), *_tables(run), _cpu(run), _time(run), _memory_and_formats(run)]
     if run.uploads is not None:
-        blocks.append(Text(tuple(upload_bench.report(run.uploads))))
+        blocks += upload_report.report(run.uploads)
     return blocks
 
 

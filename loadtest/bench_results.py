@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from loadtest.report import ratio
 from loadtest.results import FLAT, Measurement
+from loadtest.upload_results import Uploads, UploadsSkipped
 
 MODES = ("bare", "pixgate")
 MODE_LABELS = {"bare": "bare pyvips", "pixgate": "pixgate"}
@@ -92,7 +92,7 @@ class BenchRun:
     ratios_pixgate_over_bare: Mapping[str, PixgateOverBare]
     avif_over_webp: Mapping[str, AvifOverWebp]
     pixgate_peak_rss_bytes: int
-    uploads: Mapping[str, Any] | None = None  # loadtest.upload_bench's section
+    uploads: Uploads | UploadsSkipped | None = None  # loadtest.upload_bench's section
 
 
 def by_workload(rows: Sequence[ModeRow]) -> dict[str, dict[str, ModeRow]]:

@@ -42,7 +42,8 @@ from loadtest.procfs import peak_rss_bytes
 from loadtest.results import Measurement
 from loadtest.segments import alternate, bare_segment, http_segment
 from loadtest.server_metrics import ModeResult
-from loadtest.upload_bench import UploadPlan, run_uploads
+from loadtest.upload_bench import run_uploads
+from loadtest.upload_results import UploadPlan
 
 BUCKET = "pixgate-bench"
 SOURCE_KEY = "bench/source.jpg"
