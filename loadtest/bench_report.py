@@ -7,10 +7,7 @@ import math
 
 from loadtest import upload_report
 from loadtest.bench_results import MODE_LABELS, BenchRun, by_workload
-from loadtest.report import Block, Column, Text, lines, mib, table
-
-# Background load (in cores) above which the report warns that the machine was busy.
-BUSY_MACHINE_CORES = 0.25
+from loadtest.report import BUSY_MACHINE_CORES, Block, Column, Text, lines, mib, table
 
 _MODE_COLUMNS = (
     Column("workload", 12, "<"),

@@ -18,9 +18,16 @@ from loadtest.peer_results import (
 )
 from loadtest.peer_run import COPIES, SCALING_WIDTH
 from loadtest.peer_servers import TRANSFORMS, Transform
-from loadtest.report import Block, Column, lines, mib, ratio, table, targets_table
-
-BUSY_MACHINE_CORES = 0.25
+from loadtest.report import (
+    BUSY_MACHINE_CORES,
+    Block,
+    Column,
+    lines,
+    mib,
+    ratio,
+    table,
+    targets_table,
+)
 
 
 def report(run: PeersRun) -> list[Block]:

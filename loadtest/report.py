@@ -19,6 +19,10 @@ from typing import Any, Literal
 
 from loadtest.results import Target
 
+# Cores used by other processes during a measurement above which a report warns that the
+# machine was busy (its req/s ratios then measure thread counts as much as efficiency).
+BUSY_MACHINE_CORES = 0.25
+
 
 @dataclass(frozen=True, slots=True)
 class Column:

@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import math
 
-from loadtest.report import Block, Column, lines, mib, table
+from loadtest.report import BUSY_MACHINE_CORES, Block, Column, lines, mib, table
 from loadtest.upload_results import Uploads, UploadsSkipped, by_phase
-
-# Cores used by other processes above which the report warns that the machine was busy.
-BUSY_MACHINE_CORES = 0.25
 
 _COLUMNS = (
     Column("phase", 14, "<"),
