@@ -36,10 +36,6 @@ ACCEPT = "image/webp,*/*"
 WRK_THREADS = 1
 STATIC_NAME = "variant.webp"
 MODES = ("edge", "static")
-MODE_LABELS = {
-    "edge": "edge cache HIT (config/edge nginx)",
-    "static": "nginx static file, same bytes",
-}
 
 
 class CacheBenchUnavailable(RuntimeError):

@@ -6,17 +6,17 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from loadtest import cachebench
 from loadtest.imageset import SCALING
 from loadtest.peer_results import (
     BARE_LOOPS,
+    CACHE_MODE_LABELS,
+    CacheMode,
     CacheSkipped,
     Check,
     PeersMeta,
     PeersRun,
     cells,
 )
-from loadtest.peer_run import COPIES, SCALING_WIDTH
 from loadtest.peer_servers import TRANSFORMS, Transform
 from loadtest.report import (
     BUSY_MACHINE_CORES,
@@ -67,7 +67,7 @@ def _header(run: PeersRun) -> Block:
         f"  load: closed-loop aiohttp client (loadtest.loadgen) in its own process; "
         f"{meta.duration_s:g}s measured per system per row in {meta.rounds} alternating "
         f"rounds, {meta.warmup_s:g}s warm-up each; every request a distinct URL "
-        f"(pixgate cb:N, peers one of {COPIES} hard links of the source): each one transforms",
+        f"(pixgate cb:N, peers one of {meta.copies} hard links of the source): each one transforms",
     ]
     out += [
         f"  {run.systems[key]}: NOT MEASURED: {reason.splitlines()[0]}"
@@ -228,7 +228,11 @@ def _scaling(run: PeersRun) -> list[Block]:
             )
         )
     return [
-        lines("", f"scaling: source size -> {SCALING_WIDTH}px WebP q80, one client (closed loop)"),
+        lines(
+            "",
+            f"scaling: source size -> {run.meta.scaling_width}px WebP q80, one client "
+            "(closed loop)",
+        ),
         table(rows, _SCALING_COLUMNS),
         lines("  (ms = mean time per request; CPU = CPU ms per request of the server/loop)"),
     ]
@@ -273,20 +277,7 @@ def _cache_hits(run: PeersRun) -> list[Block]:
         return []
     if isinstance(cache, CacheSkipped):
         return [lines("", f"cache hits: skipped: {cache.skipped}")]
-    rows = [
-        (
-            label,
-            f"{m.per_second:,.0f}",
-            f"{m.p50_ms:.2f}",
-            f"{m.p99_ms:.2f}",
-            f"{m.nginx_cpu_us_per_request:.0f}",
-            f"{m.nginx_cpu_cores:.2f}",
-            f"{m.wrk_cpu_cores:.2f}",
-            str(m.non_2xx + m.socket_errors),
-        )
-        for mode, label in cachebench.MODE_LABELS.items()
-        for m in (cache.modes[mode],)
-    ]
+    rows = [_cache_row(label, cache.modes[mode]) for mode, label in CACHE_MODE_LABELS.items()]
     edge, static = cache.modes["edge"], cache.modes["static"]
     by_cpu = ratio(edge.nginx_cpu_us_per_request, static.nginx_cpu_us_per_request)
     return [
@@ -304,3 +295,16 @@ def _cache_hits(run: PeersRun) -> list[Block]:
             f"(first requests: {list(cache.prime_statuses)})"
         ),
     ]
+
+
+def _cache_row(label: str, m: CacheMode) -> tuple[str, ...]:
+    return (
+        label,
+        f"{m.per_second:,.0f}",
+        f"{m.p50_ms:.2f}",
+        f"{m.p99_ms:.2f}",
+        f"{m.nginx_cpu_us_per_request:.0f}",
+        f"{m.nginx_cpu_cores:.2f}",
+        f"{m.wrk_cpu_cores:.2f}",
+        str(m.non_2xx + m.socket_errors),
+    )

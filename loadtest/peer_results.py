@@ -19,6 +19,10 @@ from loadtest.results import FLAT, Measurement, Target
 BARE_AT_CORES = "bare-cores"
 BARE_LOOPS = ("bare", BARE_AT_CORES)
 THUMBORS = ("thumbor", "thumbor0")
+CACHE_MODE_LABELS = {
+    "edge": "edge cache HIT (config/edge nginx)",
+    "static": "nginx static file, same bytes",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +166,8 @@ class PeersMeta:
     warmup_s: float
     concurrency: tuple[int, ...]
     source_bytes: Mapping[str, int]
+    copies: int  # hard links of each source the peers are asked for, in turn
+    scaling_width: int
     elapsed_s: float
     loadavg_end: tuple[str, ...]
 

@@ -401,6 +401,8 @@ def run(plan: PeersPlan) -> PeersRun:
         warmup_s=plan.warmup,
         concurrency=plan.concurrency,
         source_bytes=sizes,
+        copies=COPIES,
+        scaling_width=SCALING_WIDTH,
         elapsed_s=time.perf_counter() - started,
         loadavg_end=machine.loadavg(),
     )

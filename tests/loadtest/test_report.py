@@ -115,6 +115,8 @@ def _run() -> PeersRun:
         warmup_s=0.5,
         concurrency=(2,),
         source_bytes={"photo-v1-4000x3000.jpg": 2_860_001},
+        copies=400,
+        scaling_width=800,
         elapsed_s=60.0,
         loadavg_end=("0.1", "0.2", "0.3"),
     )
