@@ -21,7 +21,7 @@ from typing import Any
 import pyvips
 from pixgate_signing import UrlBuilder
 
-from config.settings import VARIABLES, variable_value
+from config.settings import variable_value
 from loadtest import machine
 from loadtest.bench_results import (
     MODE_LABELS,
@@ -36,6 +36,7 @@ from loadtest.bench_results import (
 from loadtest.harness.imagegen import jpeg
 from loadtest.harness.s3server import aws_test_env, create_bucket, run_moto_server, s3_client
 from loadtest.imageset import Source, photo
+from loadtest.overrides import OWN_VARIABLES, parse_overrides
 from loadtest.peer_servers import Transform
 from loadtest.processes import Server, run_pixgate
 from loadtest.procfs import peak_rss_bytes
@@ -57,19 +58,6 @@ SOURCE_CACHE_TTL_S = 3600
 DISTINCT_URLS = 4000
 CONTENT_TYPES = {"webp": "image/webp", "avif": "image/avif"}
 
-# Variables the benchmark itself sets for the server; --set may not change them.
-_OWN_VARIABLES = frozenset(
-    {
-        "PIXGATE_KEY",
-        "PIXGATE_SALT",
-        "PIXGATE_STORAGE_URL",
-        "PIXGATE_S3_ENDPOINT_URL",
-        "PIXGATE_BIND",
-        "PIXGATE_LOG_LEVEL",
-        "PIXGATE_SOURCE_CACHE_TTL",
-    }
-)
-
 
 @dataclass(frozen=True, slots=True)
 class ServerConfig:
@@ -83,25 +71,17 @@ class ServerConfig:
     overrides: tuple[tuple[str, str], ...] = ()
 
     @classmethod
-    def from_settings(cls, overrides: Mapping[str, str]) -> ServerConfig:
-        variables = {variable.name: variable for variable in VARIABLES}
-        for name in overrides:
-            if name not in variables or name in _OWN_VARIABLES:
-                raise ValueError(f"--set {name}: not a PIXGATE_* variable the benchmark allows")
-
-        def value(name: str) -> Any:
-            try:
-                return variable_value(name, overrides)
-            except ValueError as error:
-                raise ValueError(f"--set {name}: {error}") from None
-
-        qualities = dict(value("PIXGATE_FORMAT_QUALITY"))
+    def from_settings(cls, pairs: Mapping[str, str]) -> ServerConfig:
+        """From --set; ValueError names a setting the benchmark refuses."""
+        own = OWN_VARIABLES | {"PIXGATE_S3_ENDPOINT_URL"}
+        settings, _ = parse_overrides(pairs, own=own)
+        qualities = dict(variable_value("PIXGATE_FORMAT_QUALITY", settings))
         return cls(
-            concurrency=value("PIXGATE_CONCURRENCY"),
-            webp_effort=value("PIXGATE_WEBP_EFFORT"),
-            avif_effort=value("PIXGATE_AVIF_EFFORT"),
-            avif_quality=qualities.get("avif", value("PIXGATE_QUALITY")),
-            overrides=tuple(sorted(overrides.items())),
+            concurrency=variable_value("PIXGATE_CONCURRENCY", settings),
+            webp_effort=variable_value("PIXGATE_WEBP_EFFORT", settings),
+            avif_effort=variable_value("PIXGATE_AVIF_EFFORT", settings),
+            avif_quality=qualities.get("avif", variable_value("PIXGATE_QUALITY", settings)),
+            overrides=tuple(sorted(settings.items())),
         )
 
     @property

@@ -276,6 +276,7 @@ def measure(
 
 
 def combine(results: list[WrkResult]) -> CacheMode:
+    """One mode's rounds added together; wrk's percentiles as the median of the rounds'."""
     requests = sum(r.requests for r in results)
     seconds = sum(r.seconds for r in results)
     nginx_cpu = sum(r.nginx_cpu_s for r in results)

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from pixgate_signing import UrlBuilder
 
-from config.settings import VARIABLES, variable_value
-from loadtest import cachebench, imageset, machine
+from config.settings import variable_value
+from loadtest import cachebench, imageset, machine, overrides
 from loadtest.checks import check
 from loadtest.imageset import CUTOUT, PHOTO, SCALING, Source
 from loadtest.peer_results import (
@@ -66,17 +66,6 @@ SCALING_WIDTH = 800
 
 # --set names passed as environment to pixgate and the bare loop (libvips', glibc's).
 ENVIRONMENT_PREFIXES = ("VIPS_", "MALLOC_")
-# Variables the benchmark sets itself; --set may not change them.
-_OWN_VARIABLES = frozenset(
-    {
-        "PIXGATE_KEY",
-        "PIXGATE_SALT",
-        "PIXGATE_STORAGE_URL",
-        "PIXGATE_BIND",
-        "PIXGATE_LOG_LEVEL",
-        "PIXGATE_SOURCE_CACHE_TTL",
-    }
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,22 +95,8 @@ class PeersPlan:
 
 def parse_overrides(pairs: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
     """--set values: PIXGATE_* settings for pixgate; VIPS_* and MALLOC_* (libvips' and
-    glibc's environment variables) for pixgate and the bare loop alike. Rejects unknown names
-    and values pixgate itself would reject."""
-    variables = {variable.name: variable for variable in VARIABLES}
-    settings, vips_env = {}, {}
-    for name, value in pairs.items():
-        if name.startswith(ENVIRONMENT_PREFIXES):
-            vips_env[name] = value
-        elif name in variables and name not in _OWN_VARIABLES:
-            try:
-                variables[name].parse(value)
-            except ValueError as error:
-                raise ValueError(f"--set {name}: {error}") from None
-            settings[name] = value
-        else:
-            raise ValueError(f"--set {name}: not a PIXGATE_* setting the benchmark allows")
-    return settings, vips_env
+    glibc's environment variables) for pixgate and the bare loop alike."""
+    return overrides.parse_overrides(pairs, environment_prefixes=ENVIRONMENT_PREFIXES)
 
 
 def encoder_efforts(overrides: Mapping[str, str]) -> dict[str, int]:

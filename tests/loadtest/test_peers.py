@@ -11,7 +11,7 @@ import pytest
 from pixgate_signing import UrlBuilder
 
 from loadtest import segments
-from loadtest.cachebench import parse_wrk
+from loadtest.cachebench import WrkResult, combine, parse_wrk
 from loadtest.checks import psnr_db
 from loadtest.harness.imagegen import jpeg, landscape
 from loadtest.peer_run import parse_overrides
@@ -88,6 +88,24 @@ def test_parse_wrk() -> None:
     assert parsed["p50_ms"] == pytest.approx(0.38)
     assert parsed["p99_ms"] == pytest.approx(1.25)
     assert parsed["non_2xx"] == 2
+
+
+def test_wrk_rounds_combine() -> None:
+    rounds = [
+        WrkResult(30_000, 2.0, 15_000.0, 0.3, 4.0, 1, 0, 0.5, 0.4, 1.2),
+        WrkResult(50_000, 2.0, 25_000.0, 0.2, 6.0, 0, 2, 0.7, 0.6, 1.6),
+        WrkResult(40_000, 2.0, 20_000.0, 0.25, 5.0, 0, 0, 0.6, 0.5, 1.4),
+    ]
+    mode = combine(rounds)
+    assert mode.requests == 120_000
+    assert mode.per_second == pytest.approx(20_000.0)
+    assert mode.round_per_second == (15_000.0, 25_000.0, 20_000.0)
+    assert (mode.p50_ms, mode.p99_ms) == (0.25, 5.0)  # the rounds' medians
+    assert (mode.non_2xx, mode.socket_errors) == (1, 2)
+    assert mode.nginx_cpu_us_per_request == pytest.approx(1.5 / 120_000 * 1e6)
+    assert mode.nginx_cpu_cores == pytest.approx(0.25)
+    assert mode.wrk_cpu_cores == pytest.approx(0.3)
+    assert mode.other_cpu_cores == pytest.approx((4.2 - 1.5 - 1.8) / 6.0)
 
 
 def test_psnr_of_a_copy_is_infinite_and_of_a_lossy_copy_finite() -> None:
