@@ -43,9 +43,10 @@ from pathlib import Path
 
 from loadtest.command import parse_set, run_benchmark
 from loadtest.imageset import SCALING
+from loadtest.peer_plan import PeersPlan, parse_overrides
 from loadtest.peer_report import report as peer_report
 from loadtest.peer_results import systems
-from loadtest.peer_run import PeersPlan, parse_overrides, run
+from loadtest.peer_run import run
 from loadtest.peer_servers import TRANSFORMS
 from loadtest.processes import REPO
 

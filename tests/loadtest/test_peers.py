@@ -14,7 +14,7 @@ from loadtest import segments
 from loadtest.cachebench import WrkResult, combine, parse_wrk
 from loadtest.checks import psnr_db
 from loadtest.harness.imagegen import jpeg, landscape
-from loadtest.peer_run import parse_overrides
+from loadtest.peer_plan import parse_overrides
 from loadtest.peer_servers import TRANSFORMS, Transform, ipx_path, pixgate_url, thumbor_path
 from loadtest.peer_targets import verdict
 from loadtest.segments import bare_segment
