@@ -37,14 +37,14 @@ def report(run: BenchRun) -> list[Block]:
 
 
 def _header(run: BenchRun) -> Text:
-    meta = run.meta
+    meta, box = run.meta, run.meta.machine
     out = [
         "",
         f"pixgate benchmark  {meta.date}",
         f"  source: {meta.source_size} JPEG q{meta.source_quality}, {meta.source_bytes:,} "
         f"bytes, in moto S3 ({meta.moto})",
-        f"  machine: {meta.cores} cores, {meta.platform}, Python {meta.python}, "
-        f"libvips {meta.libvips}, load average at start {meta.loadavg_start}",
+        f"  machine: {box.cores} cores, {box.platform}, Python {box.python}, "
+        f"libvips {box.libvips}, load average at start {meta.loadavg_start}",
         f"  pixgate: PIXGATE_CONCURRENCY={meta.server_concurrency} (default: cores), "
         f"WEBP_EFFORT={meta.webp_effort}, AVIF_EFFORT={meta.avif_effort}, "
         f"avif quality {meta.avif_quality}; no result cache (every request transforms); "
@@ -102,7 +102,7 @@ def _tables(run: BenchRun) -> list[Block]:
 
 
 def _cpu(run: BenchRun) -> Text:
-    out = ["", f"CPU in the measured windows (in cores; the machine has {run.meta.cores}):"]
+    out = ["", f"CPU in the measured windows (in cores; the machine has {run.meta.machine.cores}):"]
     for workload, modes in by_workload(run.rows).items():
         pixgate, bare = modes["pixgate"].measured, modes["bare"].measured
         out += [

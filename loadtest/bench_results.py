@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from loadtest.report import ratio
-from loadtest.results import FLAT, Measurement
+from loadtest.results import FLAT, Machine, Measurement
 from loadtest.upload_results import Uploads, UploadsSkipped
 
 MODES = ("bare", "pixgate")
@@ -58,12 +58,8 @@ class FirstRequest:
 
 @dataclass(frozen=True, slots=True)
 class BenchMeta:
-    cores: int
+    machine: Machine = field(metadata=FLAT)
     server_overrides: Mapping[str, str]
-    cpu_count: int | None
-    platform: str
-    python: str
-    libvips: str
     loadavg_start: str
     server_concurrency: int
     webp_effort: int

@@ -5,8 +5,6 @@ process started here is stopped by its PID when the run ends, however it ends.""
 
 from __future__ import annotations
 
-import os
-import platform
 import secrets
 import tempfile
 import time
@@ -290,12 +288,8 @@ def run(plan: BenchPlan) -> BenchRun:
                 log_dir=plan.log_dir,
             )
     meta = BenchMeta(
-        cores=machine.cores(),
+        machine=machine.describe(),
         server_overrides=overrides,
-        cpu_count=os.cpu_count(),
-        platform=platform.platform(terse=True),
-        python=platform.python_version(),
-        libvips=machine.libvips_version(),
         loadavg_start=" ".join(loadavg_start),
         server_concurrency=plan.server.concurrency,
         webp_effort=plan.server.webp_effort,

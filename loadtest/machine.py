@@ -11,6 +11,20 @@ from pathlib import Path
 import pyvips
 
 from loadtest.processes import REPO
+from loadtest.results import Machine
+
+
+def describe() -> Machine:
+    return Machine(
+        cores=cores(),
+        cpu_count=os.cpu_count(),
+        cpu_model=cpu_model(),
+        memory_gib=memory_gib(),
+        platform=platform.platform(terse=True),
+        python=platform.python_version(),
+        libvips=libvips_version(),
+        git=git_state(),
+    )
 
 
 def cores() -> int:

@@ -47,15 +47,15 @@ def report(run: PeersRun) -> list[Block]:
 
 
 def _header(run: PeersRun) -> Block:
-    meta = run.meta
+    meta, box = run.meta, run.meta.machine
     out = [
         "",
         f"pixgate vs peers  {meta.date}   ({meta.command})",
-        f"  machine: {meta.cores} cores ({meta.cpu_model}), {meta.memory_gib} GiB, "
-        f"{meta.platform}, Python {meta.python}, libvips {meta.libvips}; pixgate at {meta.git}",
+        f"  machine: {box.cores} cores ({box.cpu_model}), {box.memory_gib} GiB, "
+        f"{box.platform}, Python {box.python}, libvips {box.libvips}; pixgate at {box.git}",
         "  bare pyvips: thumbnail + save from bytes in memory, one thread per client, libvips' "
         "defaults (threads per image = cores) unless --set gives VIPS_*; pixgate's encoder efforts",
-        f"  bare, {meta.cores} threads: the same loop with no more threads than cores, as "
+        f"  bare, {meta.machine.cores} threads: the same loop with no more threads than cores, as "
         "pixgate runs no more transforms than PIXGATE_CONCURRENCY; only where clients > cores",
         *_peer_lines(meta),
         f"  pixgate: PIXGATE_CONCURRENCY={meta.pixgate_concurrency}, "
@@ -83,7 +83,7 @@ def _peer_lines(meta: PeersMeta) -> list[str]:
         out.append(
             f"  thumbor {t['thumbor']} (Pillow {t['pillow']}, libjpeg {t['libjpeg']}, "
             f"libwebp {t['libwebp']}, libavif {t['libavif']}): file loader, no storage, "
-            f"no result storage; ENGINE_THREADPOOL_SIZE {meta.cores} and 0"
+            f"no result storage; ENGINE_THREADPOOL_SIZE {meta.machine.cores} and 0"
         )
     if "ipx" in meta.peers:
         i = meta.peers["ipx"]

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from loadtest.machine import cores
-from loadtest.results import FLAT, Measurement, Target
+from loadtest.results import FLAT, Machine, Measurement, Target
 
 # The bare loop with no more threads than cores: the engine's ceiling under pixgate's own
 # bound of PIXGATE_CONCURRENCY (= cores) transforms at once. Measured only when the clients
@@ -148,13 +148,7 @@ class PeersMeta:
 
     date: str
     command: str
-    cores: int
-    cpu_model: str
-    memory_gib: float
-    platform: str
-    python: str
-    libvips: str
-    git: str
+    machine: Machine = field(metadata=FLAT)
     peers: Mapping[str, Mapping[str, Any]]
     pixgate_overrides: Mapping[str, str]
     vips_env: Mapping[str, str]

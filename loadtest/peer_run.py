@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import platform
 import secrets
 import tempfile
 import time
@@ -159,13 +158,7 @@ def run(plan: PeersPlan) -> PeersRun:
     meta = PeersMeta(
         date=time.strftime("%Y-%m-%d %H:%M:%S"),
         command=plan.command,
-        cores=machine.cores(),
-        cpu_model=machine.cpu_model(),
-        memory_gib=machine.memory_gib(),
-        platform=platform.platform(terse=True),
-        python=platform.python_version(),
-        libvips=machine.libvips_version(),
-        git=machine.git_state(),
+        machine=machine.describe(),
         peers=peer_versions(),
         pixgate_overrides={k: v for k, v in settings.items() if k in plan.overrides},
         vips_env=dict(plan.vips_env),

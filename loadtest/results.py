@@ -16,6 +16,20 @@ FLAT: Mapping[str, bool] = {"flat": True}
 
 
 @dataclass(frozen=True, slots=True)
+class Machine:
+    """What a benchmark ran on (`loadtest.machine.describe`)."""
+
+    cores: int  # the ones this process may run on
+    cpu_count: int | None
+    cpu_model: str
+    memory_gib: float
+    platform: str
+    python: str
+    libvips: str
+    git: str  # the commit, and whether tracked files differed from it
+
+
+@dataclass(frozen=True, slots=True)
 class Measurement:
     """One system under one load: its measured windows added together (`WindowTally`),
     with the figures derived from them."""

@@ -5,8 +5,19 @@ from __future__ import annotations
 import math
 
 from loadtest.peer_results import GridRow
-from loadtest.results import Measurement
+from loadtest.results import Machine, Measurement
 from loadtest.stats import Summary
+
+MACHINE = Machine(
+    cores=2,
+    cpu_count=2,
+    cpu_model="Test CPU",
+    memory_gib=8.0,
+    platform="Linux",
+    python="3.11.7",
+    libvips="8.18.7",
+    git="abc1234",
+)
 
 
 def measured(per_second: float, cpu_ms: float, **figures: float) -> Measurement:

@@ -19,7 +19,7 @@ from loadtest.bench_results import (
 from loadtest.report import text
 from loadtest.stats import summarize
 from loadtest.upload_results import Stored, UploadRow, pixgate_over_pieces
-from tests.loadtest.results_fixtures import measured
+from tests.loadtest.results_fixtures import MACHINE, measured
 
 
 def _mode(workload: str, mode: str, per_second: float, cpu_ms: float, p50_ms: float) -> ModeRow:
@@ -120,8 +120,8 @@ def test_stored(rows: int, objects: int, expected: int, ok: bool) -> None:
 
 def test_bench_report_tables() -> None:
     meta = BenchMeta(
-        cores=2, server_overrides={}, cpu_count=2, platform="Linux", python="3.11.7",
-        libvips="8.18.7", loadavg_start="0.1 0.2 0.3", server_concurrency=2, webp_effort=2,
+        machine=MACHINE, server_overrides={}, loadavg_start="0.1 0.2 0.3", server_concurrency=2,
+        webp_effort=2,
         avif_effort=2, avif_quality=55, source_size="4000x3000", source_quality=90,
         source_bytes=2_860_191, moto="standalone server, loopback", duration_s=2.0, rounds=1,
         warmup_s=0.5, distinct_urls=4000, target_width=800, source_cache_ttl_s=3600,

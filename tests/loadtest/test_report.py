@@ -15,7 +15,7 @@ from loadtest.peer_results import PeersMeta, PeersRun
 from loadtest.peer_targets import peer_targets
 from loadtest.report import Block, Column, lines, table, targets_table
 from loadtest.results import FLAT, Target
-from tests.loadtest.results_fixtures import row
+from tests.loadtest.results_fixtures import MACHINE, row
 
 COLUMNS = (Column("system", 10, "<"), Column("req/s", 7), Column("errors", 7))
 ROWS = [("pixgate", "14.7", "0"), ("ipx (a|b)", "8.0", "2")]
@@ -97,13 +97,7 @@ def _run() -> PeersRun:
     meta = PeersMeta(
         date="2026-12-01 10:00:00",
         command="python -m loadtest.peers --quick",
-        cores=2,
-        cpu_model="Test CPU",
-        memory_gib=8.0,
-        platform="Linux",
-        python="3.11.7",
-        libvips="8.18.7",
-        git="abc1234",
+        machine=MACHINE,
         peers={},
         pixgate_overrides={},
         vips_env={},
@@ -143,6 +137,10 @@ def test_peer_report_text() -> None:
     text = report.text(peer_report(_run()))
     assert "  thumbor pool=2: NOT MEASURED: pip failed" in text
     assert text[1] == "pixgate vs peers  2026-12-01 10:00:00   (python -m loadtest.peers --quick)"
+    assert text[2] == (
+        "  machine: 2 cores (Test CPU), 8.0 GiB, Linux, Python 3.11.7, libvips 8.18.7; "
+        "pixgate at abc1234"
+    )
     start = text.index("  system             conc   req/s   p50 ms   p99 ms errors CPU ms/req"
                        " out bytes PSNR dB  peak RSS")  # fmt: skip
     assert text[start + 2 : start + 5] == [
@@ -170,6 +168,7 @@ def test_peer_report_files(tmp_path: Path) -> None:
         "meta", "systems", "transforms", "unavailable", "checks", "rows", "targets", "scaling",
         "memory", "cache_hits",
     }  # fmt: skip
+    assert (document["meta"]["cores"], document["meta"]["git"]) == (2, "abc1234")
     first = document["rows"][0]
     assert (first["system"], first["concurrency"], first["per_second"]) == ("bare", 2, 20.0)
     assert first["cpu_ms_per_request"] == 50.0
