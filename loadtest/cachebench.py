@@ -23,12 +23,12 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from config.edge import EdgeConfig, EdgeError, find_nginx, run_edge
 from config.processes import stop
 from loadtest.harness.ports import HOST, free_port
 from loadtest.loadgen import parse_metrics
+from loadtest.peer_results import CacheHits, CacheMode
 from loadtest.processes import Server
 from loadtest.procfs import family_cpu_seconds, machine_busy_seconds
 
@@ -36,10 +36,6 @@ ACCEPT = "image/webp,*/*"
 WRK_THREADS = 1
 STATIC_NAME = "variant.webp"
 MODES = ("edge", "static")
-MODE_LABELS = {
-    "edge": "edge cache HIT (config/edge nginx)",
-    "static": "nginx static file, same bytes",
-}
 
 
 class CacheBenchUnavailable(RuntimeError):
@@ -235,7 +231,7 @@ def measure(
     seconds: float,
     rounds: int,
     connections: int,
-) -> dict[str, Any]:
+) -> CacheHits:
     """Alternate wrk on the edge (a cached variant) and on static nginx (its bytes)."""
     wrk = find_wrk()
     edge_prefix = work_dir / "edge"
@@ -266,40 +262,40 @@ def measure(
                 origin_after = _origin_requests(pixgate)
     except EdgeError as error:
         raise CacheBenchUnavailable(str(error)) from None
-    return {
-        "client": f"wrk, {WRK_THREADS} thread, {connections} connections, keep-alive",
-        "wrk_version": _wrk_version(wrk),
-        "variant_bytes": len(body),
-        "variant_path": variant_path,
-        "prime_statuses": statuses,
-        "origin_requests_during_load": origin_after - origin_before,
-        "seconds_per_round": seconds,
-        "rounds": rounds,
-        "modes": {mode: _combine(results) for mode, results in runs.items()},
-    }
+    return CacheHits(
+        client=f"wrk, {WRK_THREADS} thread, {connections} connections, keep-alive",
+        wrk_version=_wrk_version(wrk),
+        variant_bytes=len(body),
+        variant_path=variant_path,
+        prime_statuses=tuple(statuses),
+        origin_requests_during_load=origin_after - origin_before,
+        seconds_per_round=seconds,
+        rounds=rounds,
+        modes={mode: combine(results) for mode, results in runs.items()},
+    )
 
 
-def _combine(results: list[WrkResult]) -> dict[str, Any]:
+def combine(results: list[WrkResult]) -> CacheMode:
+    """One mode's rounds added together; wrk's percentiles as the median of the rounds'."""
     requests = sum(r.requests for r in results)
     seconds = sum(r.seconds for r in results)
     nginx_cpu = sum(r.nginx_cpu_s for r in results)
     wrk_cpu = sum(r.wrk_cpu_s for r in results)
     busy = sum(r.machine_busy_s for r in results)
-    return {
-        "requests": requests,
-        "per_second": requests / seconds if seconds else 0.0,
-        "round_per_second": [r.per_second for r in results],
-        # wrk reports percentiles per run: the median of the runs' values.
-        "p50_ms": sorted(r.p50_ms for r in results)[len(results) // 2],
-        "p99_ms": sorted(r.p99_ms for r in results)[len(results) // 2],
-        "non_2xx": sum(r.non_2xx for r in results),
-        "socket_errors": sum(r.socket_errors for r in results),
-        "nginx_cpu_us_per_request": nginx_cpu / requests * 1e6 if requests else 0.0,
-        "nginx_cpu_cores": nginx_cpu / seconds if seconds else 0.0,
-        "wrk_cpu_cores": wrk_cpu / seconds if seconds else 0.0,
-        "wrk_cpu_us_per_request": wrk_cpu / requests * 1e6 if requests else 0.0,
-        "other_cpu_cores": max(0.0, (busy - nginx_cpu - wrk_cpu) / seconds) if seconds else 0.0,
-    }
+    return CacheMode(
+        requests=requests,
+        per_second=requests / seconds if seconds else 0.0,
+        round_per_second=tuple(r.per_second for r in results),
+        p50_ms=sorted(r.p50_ms for r in results)[len(results) // 2],
+        p99_ms=sorted(r.p99_ms for r in results)[len(results) // 2],
+        non_2xx=sum(r.non_2xx for r in results),
+        socket_errors=sum(r.socket_errors for r in results),
+        nginx_cpu_us_per_request=nginx_cpu / requests * 1e6 if requests else 0.0,
+        nginx_cpu_cores=nginx_cpu / seconds if seconds else 0.0,
+        wrk_cpu_cores=wrk_cpu / seconds if seconds else 0.0,
+        wrk_cpu_us_per_request=wrk_cpu / requests * 1e6 if requests else 0.0,
+        other_cpu_cores=max(0.0, (busy - nginx_cpu - wrk_cpu) / seconds) if seconds else 0.0,
+    )
 
 
 def _wrk_version(wrk: str) -> str:

@@ -1,19 +1,23 @@
 """The peer benchmark's pure parts: each system's spelling of T1-T3, wrk's output, PSNR, the
-target verdicts and the bare loop's threads (the benchmark itself is a command:
+verdicts and the bare loop's threads (the benchmark itself is a command:
 `python -m loadtest.peers`)."""
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 from pixgate_signing import UrlBuilder
 
-from loadtest import peers
-from loadtest.cachebench import parse_wrk
+from loadtest import segments
+from loadtest.cachebench import WrkResult, combine, parse_wrk
+from loadtest.checks import psnr_db
 from loadtest.harness.imagegen import jpeg, landscape
+from loadtest.peer_plan import parse_overrides
 from loadtest.peer_servers import TRANSFORMS, Transform, ipx_path, pixgate_url, thumbor_path
-from loadtest.peers import _status, bare_segment, parse_overrides, psnr_db
+from loadtest.peer_targets import verdict
+from loadtest.segments import bare_segment
 
 T1, T2, T3 = TRANSFORMS
 
@@ -86,6 +90,24 @@ def test_parse_wrk() -> None:
     assert parsed["non_2xx"] == 2
 
 
+def test_wrk_rounds_combine() -> None:
+    rounds = [
+        WrkResult(30_000, 2.0, 15_000.0, 0.3, 4.0, 1, 0, 0.5, 0.4, 1.2),
+        WrkResult(50_000, 2.0, 25_000.0, 0.2, 6.0, 0, 2, 0.7, 0.6, 1.6),
+        WrkResult(40_000, 2.0, 20_000.0, 0.25, 5.0, 0, 0, 0.6, 0.5, 1.4),
+    ]
+    mode = combine(rounds)
+    assert mode.requests == 120_000
+    assert mode.per_second == pytest.approx(20_000.0)
+    assert mode.round_per_second == (15_000.0, 25_000.0, 20_000.0)
+    assert (mode.p50_ms, mode.p99_ms) == (0.25, 5.0)  # the rounds' medians
+    assert (mode.non_2xx, mode.socket_errors) == (1, 2)
+    assert mode.nginx_cpu_us_per_request == pytest.approx(1.5 / 120_000 * 1e6)
+    assert mode.nginx_cpu_cores == pytest.approx(0.25)
+    assert mode.wrk_cpu_cores == pytest.approx(0.3)
+    assert mode.other_cpu_cores == pytest.approx((4.2 - 1.5 - 1.8) / 6.0)
+
+
 def test_psnr_of_a_copy_is_infinite_and_of_a_lossy_copy_finite() -> None:
     image = landscape(160, 120)
     lossless = bytes(image.pngsave_buffer())
@@ -103,7 +125,7 @@ def test_psnr_of_a_copy_is_infinite_and_of_a_lossy_copy_finite() -> None:
     ],
 )
 def test_status(values: dict[int, float], target: float, strictly: bool, expected: str) -> None:
-    assert _status(values, target, strictly) == expected
+    assert verdict(values, target, strictly) == expected
 
 
 def test_overrides_split_settings_from_environment() -> None:
@@ -131,8 +153,8 @@ def test_bare_loop_threads(
 ) -> None:
     """The bare loop's command line (the child process itself is the benchmark's to run)."""
     commands: list[list[str]] = []
-    monkeypatch.setattr(peers, "run_child", lambda args, timeout, env: commands.append(args))
-    bare_segment({"webp": 2}, None, max_threads)(T1, clients, 1.0, 0.5)
+    monkeypatch.setattr(segments, "run_child", lambda args, timeout, env: commands.append(args))
+    bare_segment(Path("images"), {"webp": 2}, None, max_threads)(T1, clients, 1.0, 0.5)
     (command,) = commands
     assert command[command.index("--threads") + 1] == str(threads)
     assert command[command.index("--effort") + 1] == "2"

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from loadtest.bench import ModeResult
+from loadtest.server_metrics import ModeResult
 from loadtest.stats import WindowTally
 
 
