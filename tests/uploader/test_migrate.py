@@ -15,7 +15,7 @@ from uploader.db.sqlite import sqlite_path
 from uploader.migrate import load_migrations, migrate
 from uploader.repository import backend_for
 
-ALL_VERSIONS = ["0001_create_images"]
+ALL_VERSIONS = ["0001_create_images", "0003_placeholders"]
 
 
 def query(url: str, sql: str) -> list[tuple[object, ...]]:
@@ -68,6 +68,7 @@ async def test_creates_the_tables_and_indexes(repository_url: str) -> None:
         "schema_migrations",
         "images_live_owner_sha256",
         "images_deleted_at",
+        "images_without_placeholder",
     } <= table_names(repository_url)
 
 
