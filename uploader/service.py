@@ -107,6 +107,7 @@ class UploadService:
         if existing is not None:
             return Upload(existing, created=False)
         image_id = new_image_id()
+        placeholder = inspected.placeholder
         record = ImageRecord(
             image_id=image_id,
             owner=owner,
@@ -120,6 +121,8 @@ class UploadService:
             storage_key=storage_key_for(image_id),
             processing_status="completed",
             exif=inspected.exif,
+            thumbhash=None if placeholder is None else placeholder.thumbhash,
+            dominant_color=None if placeholder is None else placeholder.dominant_color,
         )
         # The write and the row commit together or not at all, even if the client goes away.
         return await _finish_even_if_cancelled(self._store(record, data))
