@@ -60,7 +60,12 @@ class Inspected:
 
 
 def inspect_upload(
-    data: bytes, *, max_pixels: int, keep_gps: bool, max_frames: int | None = None
+    data: bytes,
+    *,
+    max_pixels: int,
+    keep_gps: bool,
+    max_frames: int | None = None,
+    with_placeholder: bool = True,
 ) -> Inspected:
     """Identify, validate and describe an upload.
 
@@ -70,6 +75,8 @@ def inspect_upload(
     SourceTooLarge (422) for more pixels than `max_pixels`, counted as `proxy.probe.probe`
     does with `max_frames` (pass the proxy's frame limit, so what is accepted here can be
     rendered there). The probe decides every one of these, as it does for the proxy.
+    `with_placeholder` False skips the placeholder (its cost is measured against that:
+    `python -m loadtest.placeholder_cost`).
     """
     if sniff(data) is SourceFormat.TIFF:  # refused before any TIFF parser sees it
         raise UnsupportedMedia(f"TIFF images are not accepted: {_ACCEPTED_HINT}")
@@ -97,7 +104,7 @@ def inspect_upload(
         height=info.oriented_height,
         pages=info.pages,
         exif=decode_exif(decoded, keep_gps=keep_gps),  # the loader's metadata flows through
-        placeholder=placeholder_of(decoded),
+        placeholder=placeholder_of(decoded) if with_placeholder else None,
     )
 
 

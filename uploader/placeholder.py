@@ -27,8 +27,8 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from functools import lru_cache
-from operator import mul
+from functools import lru_cache, reduce
+from operator import add, mul, sub
 
 __all__ = [
     "MAX_SIDE",
@@ -91,14 +91,21 @@ def compute_placeholder(hash_pixels: Pixels, colour_pixels: Pixels | None = None
 # --- ThumbHash -------------------------------------------------------------------------------
 
 
+_ALPHA = [a / 255 for a in range(256)]
+_WEIGHT = [a / 255 / 255 for a in range(256)]  # alpha / 255, as the reference weighs a value
+
+
 def _round(value: float) -> int:
     """JavaScript's Math.round (half up), which the reference encoder uses."""
     return math.floor(value + 0.5)
 
 
-def _cosines(size: int, count: int) -> list[list[float]]:
+@lru_cache(maxsize=256)
+def _cosines(size: int, count: int) -> tuple[tuple[float, ...], ...]:
     """cos(pi / size * c * (i + 0.5)) for c < count, i < size (the reference's order)."""
-    return [[math.cos(math.pi / size * c * (i + 0.5)) for i in range(size)] for c in range(count)]
+    return tuple(
+        tuple(math.cos(math.pi / size * c * (i + 0.5)) for i in range(size)) for c in range(count)
+    )
 
 
 def _terms(nx: int, ny: int) -> list[tuple[int, int]]:
@@ -144,14 +151,15 @@ def thumbhash_encode(pixels: Pixels) -> bytes:
     if w > MAX_SIDE or h > MAX_SIDE:
         raise ValueError(f"{w}x{h} does not fit in {MAX_SIDE}x{MAX_SIDE}")
     count = w * h
-    alphas = [rgba[i] / 255 for i in range(3, 4 * count, 4)]
-    avg_r = avg_g = avg_b = avg_a = 0.0
-    for i, alpha in enumerate(alphas):
-        j = 4 * i
-        avg_r += alpha / 255 * rgba[j]
-        avg_g += alpha / 255 * rgba[j + 1]
-        avg_b += alpha / 255 * rgba[j + 2]
-        avg_a += alpha
+    # Per pixel as the reference computes it (alpha / 255 * value, summed in order), by
+    # tables and whole-list operations rather than an indexed loop.
+    alphas = [_ALPHA[a] for a in rgba[3::4]]
+    weights = [_WEIGHT[a] for a in rgba[3::4]]
+    red = list(map(mul, weights, rgba[0::4]))
+    green = list(map(mul, weights, rgba[1::4]))
+    blue = list(map(mul, weights, rgba[2::4]))
+    avg_a = reduce(add, alphas, 0.0)
+    avg_r, avg_g, avg_b = (reduce(add, channel, 0.0) for channel in (red, green, blue))
     if avg_a:
         avg_r /= avg_a
         avg_g /= avg_a
@@ -163,17 +171,13 @@ def thumbhash_encode(pixels: Pixels) -> bytes:
     ly = max(1, _round(l_limit * h / max(w, h)))
 
     # LPQA, each pixel composited over the average colour.
-    lum: list[float] = []
-    yellow_blue: list[float] = []
-    red_green: list[float] = []
-    for i, alpha in enumerate(alphas):
-        j = 4 * i
-        r = avg_r * (1 - alpha) + alpha / 255 * rgba[j]
-        g = avg_g * (1 - alpha) + alpha / 255 * rgba[j + 1]
-        b = avg_b * (1 - alpha) + alpha / 255 * rgba[j + 2]
-        lum.append((r + g + b) / 3)
-        yellow_blue.append((r + g) / 2 - b)
-        red_green.append(r - g)
+    behind = [1 - alpha for alpha in alphas]
+    red = [avg_r * k + v for k, v in zip(behind, red, strict=True)]
+    green = [avg_g * k + v for k, v in zip(behind, green, strict=True)]
+    blue = [avg_b * k + v for k, v in zip(behind, blue, strict=True)]
+    lum = [(r + g + b) / 3 for r, g, b in zip(red, green, blue, strict=True)]
+    yellow_blue = [(r + g) / 2 - b for r, g, b in zip(red, green, blue, strict=True)]
+    red_green = list(map(sub, red, green))
 
     l_dc, l_ac, l_scale = _encode_channel(lum, w, h, max(3, lx), max(3, ly))
     p_dc, p_ac, p_scale = _encode_channel(yellow_blue, w, h, 3, 3)
@@ -344,9 +348,12 @@ def thumbhash_decode(
     return Pixels(width, height, bytes(out))
 
 
-def _decode_cosines(size: int, count: int) -> list[list[float]]:
+@lru_cache(maxsize=256)
+def _decode_cosines(size: int, count: int) -> tuple[tuple[float, ...], ...]:
     """cos(pi / size * (i + 0.5) * c): the reference decoder's order of operations."""
-    return [[math.cos(math.pi / size * (i + 0.5) * c) for i in range(size)] for c in range(count)]
+    return tuple(
+        tuple(math.cos(math.pi / size * (i + 0.5) * c) for i in range(size)) for c in range(count)
+    )
 
 
 def decode_thumbhash_text(text: str) -> bytes:
