@@ -161,6 +161,28 @@ async def test_identical_bytes_are_deduplicated_per_owner(
     assert sorted(owner for _, owner, _ in rows(pg_url)) == ["alice", "bob"]
 
 
+async def test_reupload_fills_the_placeholder_of_an_older_row(api: Client, pg_url: str) -> None:
+    data = imagegen.png(imagegen.solid(120, 80, (20, 140, 160)))
+    first = await (await upload(api, data)).json()
+    image_id = first["image_id"]
+    with psycopg.connect(pg_url, autocommit=True) as connection:  # as before placeholders
+        connection.execute(
+            "UPDATE images SET thumbhash = NULL, dominant_color = NULL WHERE image_id = %s",
+            (image_id,),
+        )
+    before = await (await api.get(f"/api/v1/images/{image_id}/metadata")).json()
+    assert (before["thumbhash"], before["dominant_color"]) == (None, None)
+
+    again = await upload(api, data)
+    assert again.status == 200
+    body = await again.json()
+    assert body["duplicate"] is True and body["image_id"] == image_id
+    expected = (first["metadata"]["thumbhash"], "#148ca0")
+    assert (body["metadata"]["thumbhash"], body["metadata"]["dominant_color"]) == expected
+    after = await (await api.get(f"/api/v1/images/{image_id}/metadata")).json()
+    assert (after["thumbhash"], after["dominant_color"]) == expected
+
+
 async def test_delete(api: Client, s3_server: MotoServer, s3_bucket: str) -> None:
     body = await (await upload(api, imagegen.quadrant_jpeg(200, 100))).json()
     image_id = body["image_id"]
