@@ -4,7 +4,8 @@ Walks the live rows without a ThumbHash in batches, by id; for each it reads the
 from storage, inspects it as an upload is inspected (so the small image and the placeholder
 are the ones a new upload of the same bytes would get), and stores the placeholder only
 where none is set yet. Running it again, or twice at once, changes nothing that is done; a
-row whose original is missing or unreadable is counted and left for a person to look at.
+row whose original is missing, unreadable or over today's size limits is counted and left
+for a person to look at; a storage or database failure stops the run (run it again later).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from proxy.errors import NotFound, PixgateError
+from proxy.errors import NotFound, PixgateError, TooLarge
 from proxy.storage.base import SourceLocation, Storage
 from uploader.models import ImageRecord
 from uploader.placeholder import Placeholder
@@ -67,6 +68,10 @@ async def backfill_placeholders(
             except NotFound:
                 done.missing.append(record.image_id)
                 log.warning("event=backfill_missing_original image_id=%s", record.image_id)
+                return
+            except TooLarge:  # stored under a larger PIXGATE_MAX_SRC_BYTES than today's
+                done.failed.append(record.image_id)
+                log.warning("event=backfill_original_too_large image_id=%s", record.image_id)
                 return
             try:
                 placeholder = await placeholder_of(blob.data)

@@ -5,6 +5,7 @@ counted and left alone."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 from collections.abc import Callable
@@ -131,6 +132,23 @@ async def test_backfill_fills_old_rows_once(repository_url: str, tmp_path: Path)
     assert (again.filled, again.batches) == (0, 1)
     assert again.missing == [rows["missing"].image_id]
     assert await placeholders(settings, rows) == after
+
+
+async def test_originals_over_todays_limits_are_listed_not_fatal(tmp_path: Path) -> None:
+    url = "sqlite" + (tmp_path / "images.db").as_uri().removeprefix("file")
+    settings = deployment(tmp_path, url)
+    await migrate(url)
+    big = imagegen.camera_jpeg(800, 600)
+    small = ORIGINALS["teal-png"]()
+    async with open_repository(url) as repository:
+        records = [await repository.insert(old_row(data)) for data in (big, small)]
+    for record, data in zip(records, (big, small), strict=True):
+        (tmp_path / "storage" / record.storage_key).write_bytes(data)
+    # The limit was raised when the big one was uploaded, and lowered since.
+    limited = dataclasses.replace(settings, max_src_bytes=len(small) + 1)
+
+    done = await backfill_deployment(limited)
+    assert (done.filled, done.failed, done.missing) == (1, [records[0].image_id], [])
 
 
 def test_backfill_command_prints_its_counts(

@@ -13,7 +13,7 @@ import pytest
 import pyvips
 
 from loadtest.harness import imagegen
-from uploader.inspect import inspect_upload
+from uploader.inspect import inspect_upload, placeholder_of
 from uploader.placeholder import (
     Pixels,
     aspect_text,
@@ -312,3 +312,16 @@ def test_placeholder_data_url_keeps_the_image_ratio() -> None:
     image = pyvips.Image.new_from_buffer(base64.b64decode(url.split(",", 1)[1]), "")
     assert (image.width, image.height) == (32, 18)
     assert len(url) < 2000
+
+
+def test_a_libvips_failure_costs_the_placeholder_not_the_upload(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A lazily loaded image whose pixels fail to decode when the placeholder reads them.
+    broken = pyvips.Image.new_from_buffer(
+        imagegen.truncated(imagegen.png(imagegen.detail_on_right(200, 100))),
+        "",
+        fail_on="truncated",
+    )
+    assert placeholder_of(broken) is None
+    assert "event=placeholder_failed" in caplog.text
