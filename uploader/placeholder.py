@@ -45,6 +45,7 @@ __all__ = [
     "thumbhash_average_rgba",
     "thumbhash_decode",
     "thumbhash_encode",
+    "thumbhash_has_alpha",
 ]
 
 MAX_SIDE = 100  # ThumbHash's limit: more pixels cost time and change nothing
@@ -263,6 +264,11 @@ def thumbhash_aspect_ratio(hash_bytes: bytes) -> float:
     if header.lx < 1 or header.ly < 1:
         raise ValueError("not a ThumbHash: no luminance terms")
     return header.lx / header.ly
+
+
+def thumbhash_has_alpha(hash_bytes: bytes) -> bool:
+    """Whether the image the hash describes has transparent parts."""
+    return _header(hash_bytes).has_alpha
 
 
 def thumbhash_average_rgba(hash_bytes: bytes) -> tuple[float, float, float, float]:

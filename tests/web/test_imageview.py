@@ -189,6 +189,12 @@ def test_csp_allows_images_from_the_public_origin(base_url: str, origin: str) ->
             "#148ca0",
             id="thumbhash",
         ),
+        pytest.param(
+            {"thumbhash": "XteFDQookoewh3l4iH0BKvlncHdwd4d4hw==", "dominant_color": "#ff0000"},
+            "data:image/png;base64,",
+            None,
+            id="thumbhash-with-alpha-no-box",
+        ),
         pytest.param({}, f"{BASE}/{IMAGE_ID}_t", None, id="not-backfilled"),
     ],
 )
