@@ -63,8 +63,9 @@ UPLOAD_PATH = "/api/v1/images"
 
 _INSERT = (
     "INSERT INTO images (image_id, owner, title, description, width, height, format,"
-    " size_bytes, sha256, storage_key, processing_status, exif, uploaded_at)"
-    " VALUES (%s, NULL, '', '', %s, %s, %s, %s, %s, %s, 'completed', %s::jsonb, %s)"
+    " size_bytes, sha256, storage_key, processing_status, exif, uploaded_at, thumbhash,"
+    " dominant_color)"
+    " VALUES (%s, NULL, '', '', %s, %s, %s, %s, %s, %s, 'completed', %s::jsonb, %s, %s, %s)"
 )
 # pixgate's own metrics of the upload route: name -> (series, label fragments it must hold).
 _SERVER_SERIES = {
@@ -160,6 +161,7 @@ class PieceUploads:
             ContentType=inspected.content_type,
         )
         marks.append(time.perf_counter())
+        placeholder = inspected.placeholder
         connection = await self._connections.get()
         try:
             await connection.execute(
@@ -174,6 +176,8 @@ class PieceUploads:
                     storage_key_for(image_id),
                     json.dumps(inspected.exif),
                     datetime.now(UTC),
+                    placeholder.thumbhash if placeholder else None,
+                    placeholder.dominant_color if placeholder else None,
                 ),
             )
         finally:

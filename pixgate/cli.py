@@ -1,5 +1,6 @@
 """The `pixgate` command: serve, plus the proxy's (sign, keygen, settings) and the uploader's
-(upload, migrate, storage, reap) commands, which each role registers itself."""
+(upload, migrate, storage, reap, backfill-placeholders) commands, which each role registers
+itself."""
 
 from __future__ import annotations
 

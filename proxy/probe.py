@@ -312,26 +312,31 @@ def decode_error(error: pyvips.Error, data: bytes) -> PixgateError:
     return CorruptImage("the source image is truncated or corrupt")
 
 
-# Size of the decode pass: small, so little is resized, but every input pixel is read.
+# Size of the decode pass: small, so little is resized, but every input pixel is read. The
+# uploader's ThumbHash is made from its result (ThumbHash takes at most 100 px a side).
 _CHECK_SIZE = 64
 
 
 def decode_all(data: bytes, info: SourceInfo, frames: int) -> Any:
     """Decode every pixel of the first `frames` frames of `data` (which `probe` read as
-    `info`), at reduced size where the format shrinks on load; return the decoded image.
-    A failure is raised as `decode_error` names it. The uploader runs this on every upload;
-    the proxy only after a render failed, to tell the source's fault from its own."""
+    `info`), at reduced size where the format shrinks on load; return the decoded image,
+    at most _CHECK_SIZE pixels a side, in memory, with the loader's metadata (the uploader
+    makes its placeholder from it). A failure is raised as `decode_error` names it. The
+    uploader runs this on every upload; the proxy only after a render failed, to tell the
+    source's fault from its own."""
     loader_options = "fail_on=truncated" + (f",n={frames}" if frames > 1 else "")
     try:
         if info.format in (SourceFormat.AVIF, SourceFormat.HEIF):
             # thumbnail would decode the embedded preview instead when there is one.
             image = pyvips.Image.new_from_buffer(data, loader_options)
+            # Shrinking reads every pixel once; only the small result is kept.
+            image = image.thumbnail_image(_CHECK_SIZE, size="down", no_rotate=True)
         else:
             # thumbnail's own fail_on does not reach the loader; the option string does.
             image = pyvips.Image.thumbnail_buffer(
                 data, _CHECK_SIZE, size="down", no_rotate=True, option_string=loader_options
             )
-        image.avg()
+        image = image.copy_memory()
     except pyvips.Error as error:
         raise decode_error(error, data) from error
     return image

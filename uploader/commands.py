@@ -1,13 +1,18 @@
-"""The uploader's commands: `upload`, `migrate`, `storage lifecycle` and `reap`. The root
-(`pixgate.cli`) registers them beside `serve` and the proxy's commands."""
+"""The uploader's commands: `upload`, `migrate`, `storage lifecycle`, `reap` and
+`backfill-placeholders`. The root (`pixgate.cli`) registers them beside `serve` and the
+proxy's commands."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import sys
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -19,7 +24,9 @@ from config.storage_url import parse_storage_url
 from proxy.errors import PixgateError
 from proxy.sources import resolve_source
 from proxy.storage import open_storages
-from proxy.storage.base import SourceLocation, StorageSettings
+from proxy.storage.base import SourceLocation, Storage, StorageSettings
+from uploader.backfill import DEFAULT_BATCH, Backfilled, backfill_placeholders
+from uploader.inspect import inspect_upload
 from uploader.lifecycle import (
     LifecycleError,
     apply_lifecycle,
@@ -27,8 +34,9 @@ from uploader.lifecycle import (
     originals_target,
 )
 from uploader.migrate import migrate
+from uploader.placeholder import Placeholder
 from uploader.reaper import DEFAULT_GRACE, Reaped, reap
-from uploader.repository import RepositoryError, open_repository
+from uploader.repository import ImageRepository, RepositoryError, open_repository
 
 
 def register(commands: Any) -> None:
@@ -63,6 +71,24 @@ def register(commands: Any) -> None:
     )
     reap_command.add_argument("--apply", action="store_true", help="remove (default: only list)")
     reap_command.set_defaults(run=_reap)
+
+    backfill = commands.add_parser(
+        "backfill-placeholders",
+        help="compute the ThumbHash and dominant colour of images uploaded without them",
+    )
+    backfill.add_argument(
+        "--batch", type=int, default=DEFAULT_BATCH, help="rows per batch (default: %(default)s)"
+    )
+    backfill.add_argument(
+        "--concurrency",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="originals read and inspected at once (default: the cores, %(default)s)",
+    )
+    backfill.add_argument(
+        "--dry-run", action="store_true", help="only count the rows without a placeholder"
+    )
+    backfill.set_defaults(run=_backfill)
 
 
 def _upload(args: argparse.Namespace) -> int:
@@ -153,6 +179,90 @@ def _reap(args: argparse.Namespace) -> int:
 
 async def reap_deployment(settings: Settings, *, grace: timedelta, apply: bool) -> Reaped:
     """`reap` over the storage and database `settings` name."""
+    async with _deployment(settings) as deployment:
+        return await reap(
+            deployment.storage, deployment.repository, deployment.locate, grace=grace, apply=apply
+        )
+
+
+def _backfill(args: argparse.Namespace) -> int:
+    settings = load_settings(dev=True)
+    if args.batch < 1 or args.concurrency < 1:
+        print(
+            "pixgate backfill-placeholders: --batch and --concurrency are at least 1",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        done = asyncio.run(
+            backfill_deployment(
+                settings,
+                batch_size=args.batch,
+                concurrency=args.concurrency,
+                apply=not args.dry_run,
+            )
+        )
+    except (PixgateError, RepositoryError) as error:
+        print(f"pixgate backfill-placeholders: {error}", file=sys.stderr)
+        return 1
+    print(
+        json.dumps(
+            {
+                "applied": done.applied,
+                "filled": done.filled,
+                "without_placeholder": done.pending,
+                "already_set": done.already_set,
+                "missing_originals": done.missing,
+                "unreadable_originals": done.failed,
+                "batches": done.batches,
+            },
+            indent=2,
+        )
+    )
+    return 0 if not (done.missing or done.failed) else 1
+
+
+async def backfill_deployment(
+    settings: Settings, *, batch_size: int = DEFAULT_BATCH, concurrency: int = 2, apply: bool = True
+) -> Backfilled:
+    """`backfill_placeholders` over the storage and database `settings` name, inspecting
+    originals with the upload's limits on `concurrency` threads."""
+    with ThreadPoolExecutor(concurrency, thread_name_prefix="pixgate-backfill") as executor:
+
+        def inspect(data: bytes) -> Placeholder | None:
+            return inspect_upload(
+                data,
+                max_pixels=settings.max_src_pixels,
+                keep_gps=False,
+                max_frames=settings.max_animation_frames,
+            ).placeholder
+
+        async def placeholder_of(data: bytes) -> Placeholder | None:
+            return await asyncio.get_running_loop().run_in_executor(executor, inspect, data)
+
+        async with _deployment(settings) as deployment:
+            return await backfill_placeholders(
+                deployment.storage,
+                deployment.repository,
+                deployment.locate,
+                placeholder_of,
+                max_bytes=settings.max_src_bytes,
+                batch_size=batch_size,
+                concurrency=concurrency,
+                apply=apply,
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class _Deployment:
+    storage: Storage
+    repository: ImageRepository
+    locate: Callable[[str], SourceLocation]
+
+
+@contextlib.asynccontextmanager
+async def _deployment(settings: Settings) -> AsyncIterator[_Deployment]:
+    """The storage and the metadata database that `settings` name, opened for a command."""
     storage_settings = StorageSettings(
         s3_endpoint_url=settings.s3_endpoint_url,
         timeout_seconds=settings.fetch_timeout,
@@ -170,4 +280,4 @@ async def reap_deployment(settings: Settings, *, grace: timedelta, apply: bool) 
             settings.database_url, pool_size=1, connect_timeout=settings.db_timeout
         ) as repository,
     ):
-        return await reap(storages[root.scheme], repository, locate, grace=grace, apply=apply)
+        yield _Deployment(storages[root.scheme], repository, locate)

@@ -12,6 +12,7 @@ from uploader.keys import API_KEYS, RATE_LIMITER, UPLOADS
 from uploader.links import image_links, image_srcset
 from uploader.models import ImageRecord
 from uploader.multipart import read_upload_form
+from uploader.placeholder import aspect_text
 
 _NO_STORE = {"Cache-Control": "no-store"}
 
@@ -77,4 +78,8 @@ def _summary(record: ImageRecord) -> dict[str, Any]:
         "height": record.height,
         "format": record.format,
         "size_bytes": record.size_bytes,
+        "aspect_ratio": round(record.width / record.height, 6),
+        "aspect": aspect_text(record.width, record.height),
+        "thumbhash": record.thumbhash,
+        "dominant_color": record.dominant_color,
     }

@@ -4,6 +4,8 @@ The content decides, never the file name or the declared type. `proxy.probe` nam
 and checks the pixel budget from the header; then one pass decodes every pixel the proxy will
 ever render (at reduced size where the format allows: JPEG and WebP shrink on load) so a
 truncated or corrupt file is refused now rather than failing on each later request.
+The small image of that pass also gives the placeholder (`uploader.placeholder`): its pixels,
+upright, in sRGB, make the ThumbHash and the dominant colour without decoding anything again.
 Blocking: the upload service runs `inspect_upload` in its executor.
 """
 
@@ -13,9 +15,13 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+import pyvips
+
 from proxy.errors import PixgateError, UnsupportedCoding, UnsupportedMedia
 from proxy.probe import SourceFormat, decode_all, probe, sniff
+from proxy.render import to_srgb
 from uploader.exif import decode_exif
+from uploader.placeholder import MAX_SIDE, Pixels, Placeholder, compute_placeholder
 
 logger = logging.getLogger("pixgate.uploader.inspect")
 
@@ -31,6 +37,9 @@ CONTENT_TYPES: dict[str, str] = {
 ACCEPTED_FORMATS = frozenset(SourceFormat(name) for name in CONTENT_TYPES)
 _ACCEPTED_HINT = "upload a JPEG, PNG, GIF, WebP, AVIF or HEIC image"
 _CODING_HINT = "convert it to JPEG, PNG, WebP or AVIF"
+# The dominant colour is taken from a copy of the decode pass's small image smaller still:
+# a quarter of the pixels to count.
+_COLOUR_SIZE = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +52,7 @@ class Inspected:
     height: int
     pages: int = 1
     exif: dict[str, Any] = field(default_factory=dict)
+    placeholder: Placeholder | None = None  # None only if the small image could not be read
 
     @property
     def content_type(self) -> str:
@@ -50,7 +60,12 @@ class Inspected:
 
 
 def inspect_upload(
-    data: bytes, *, max_pixels: int, keep_gps: bool, max_frames: int | None = None
+    data: bytes,
+    *,
+    max_pixels: int,
+    keep_gps: bool,
+    max_frames: int | None = None,
+    with_placeholder: bool = True,
 ) -> Inspected:
     """Identify, validate and describe an upload.
 
@@ -60,6 +75,8 @@ def inspect_upload(
     SourceTooLarge (422) for more pixels than `max_pixels`, counted as `proxy.probe.probe`
     does with `max_frames` (pass the proxy's frame limit, so what is accepted here can be
     rendered there). The probe decides every one of these, as it does for the proxy.
+    `with_placeholder` False skips the placeholder (its cost is measured against that:
+    `python -m loadtest.placeholder_cost`).
     """
     if sniff(data) is SourceFormat.TIFF:  # refused before any TIFF parser sees it
         raise UnsupportedMedia(f"TIFF images are not accepted: {_ACCEPTED_HINT}")
@@ -87,4 +104,51 @@ def inspect_upload(
         height=info.oriented_height,
         pages=info.pages,
         exif=decode_exif(decoded, keep_gps=keep_gps),  # the loader's metadata flows through
+        placeholder=placeholder_of(decoded) if with_placeholder else None,
     )
+
+
+def placeholder_of(small: Any) -> Placeholder | None:
+    """The placeholder of an image already decoded small (`decode_all`'s result, at most
+    MAX_SIDE a side): its first frame, turned upright, as 8-bit sRGB RGBA. None (logged) if
+    libvips fails here, so a placeholder never costs an upload that decoded fine."""
+    try:
+        frame = small.crop(0, 0, small.width, _page_height(small)).autorot()
+        if frame.width > MAX_SIDE or frame.height > MAX_SIDE:
+            frame = frame.thumbnail_image(MAX_SIDE)
+        frame = to_srgb(_from_profile(frame))
+        if not frame.hasalpha():
+            frame = frame.bandjoin(255)
+        frame = frame.copy_memory()
+        colour = frame
+        if max(frame.width, frame.height) > _COLOUR_SIZE:
+            colour = frame.thumbnail_image(_COLOUR_SIZE)
+        return compute_placeholder(_pixels(frame), _pixels(colour))
+    except pyvips.Error as error:
+        logger.warning("event=placeholder_failed detail=%r", str(error))
+        return None
+
+
+def _from_profile(image: Any) -> Any:
+    """sRGB through the embedded ICC profile (P3, Adobe RGB, CMYK), when there is one that
+    libvips can use; otherwise the image as it is."""
+    if image.get_typeof("icc-profile-data") == 0:
+        return image
+    try:
+        return image.icc_transform("srgb", embedded=True)
+    except pyvips.Error:
+        return image
+
+
+def _pixels(image: Any) -> Pixels:
+    return Pixels(int(image.width), int(image.height), bytes(image.write_to_memory()))
+
+
+def _page_height(image: Any) -> int:
+    """One frame's height: animations decode as a strip of frames."""
+    if image.get_typeof("page-height") == 0:
+        return int(image.height)
+    page_height = int(image.get("page-height"))
+    if page_height <= 0 or image.height % page_height != 0:
+        return int(image.height)
+    return page_height

@@ -26,3 +26,7 @@ class ImageRecord:
     exif: dict[str, Any] = field(default_factory=dict)  # decoded, JSON-serialisable values
     uploaded_at: datetime | None = None  # timezone-aware UTC; set by the repository
     deleted_at: datetime | None = None
+    # What a page paints before the first image byte (uploader.placeholder); None on rows
+    # from before they were computed, until `pixgate backfill-placeholders` fills them.
+    thumbhash: str | None = None  # standard base64 of the ThumbHash bytes
+    dominant_color: str | None = None  # "#rrggbb"

@@ -84,6 +84,16 @@ class ImageRepository(Protocol):
         deletion first: the reaper deletes each original (`storage_key`), then purges."""
         ...
 
+    async def list_without_placeholder(self, *, after: str, limit: int) -> list[ImageRecord]:
+        """At most `limit` live images without a placeholder (`thumbhash` None) whose ids sort
+        after `after` (``""`` to start), by id: the backfill walks them in batches."""
+        ...
+
+    async def set_placeholder(self, image_id: str, thumbhash: str, dominant_color: str) -> bool:
+        """Store the placeholder of a live image that has none; False (and nothing changed)
+        if it is unknown, deleted or already has one. ValueError for malformed values."""
+        ...
+
     async def check(self) -> None:
         """Readiness: RepositoryUnavailable unless the store answers and has the schema."""
         ...

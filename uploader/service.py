@@ -15,7 +15,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -105,8 +105,9 @@ class UploadService:
         inspected, sha256 = await self._pool.run(_inspect_and_hash, data, self._limits)
         existing = await _repository_call(self._repository.find_by_sha256(owner, sha256))
         if existing is not None:
-            return Upload(existing, created=False)
+            return Upload(await self._fill_placeholder(existing, inspected), created=False)
         image_id = new_image_id()
+        placeholder = inspected.placeholder
         record = ImageRecord(
             image_id=image_id,
             owner=owner,
@@ -120,9 +121,28 @@ class UploadService:
             storage_key=storage_key_for(image_id),
             processing_status="completed",
             exif=inspected.exif,
+            thumbhash=None if placeholder is None else placeholder.thumbhash,
+            dominant_color=None if placeholder is None else placeholder.dominant_color,
         )
         # The write and the row commit together or not at all, even if the client goes away.
         return await _finish_even_if_cancelled(self._store(record, data))
+
+    async def _fill_placeholder(self, record: ImageRecord, inspected: Inspected) -> ImageRecord:
+        """`record` (a live row with these bytes), with the placeholder just computed stored
+        if the row predates placeholders: a re-upload does what the backfill would."""
+        placeholder = inspected.placeholder
+        if record.thumbhash is not None or placeholder is None:
+            return record
+        stored = await _repository_call(
+            self._repository.set_placeholder(
+                record.image_id, placeholder.thumbhash, placeholder.dominant_color
+            )
+        )
+        if not stored:  # filled meanwhile, or deleted: the row as it now is
+            return await _repository_call(self._repository.get(record.image_id)) or record
+        return replace(
+            record, thumbhash=placeholder.thumbhash, dominant_color=placeholder.dominant_color
+        )
 
     async def _store(self, record: ImageRecord, data: bytes) -> Upload:
         location = self._locate(record.storage_key)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import re
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -13,9 +16,12 @@ import pytest
 import pyvips
 from aiohttp.test_utils import TestClient
 
+from config import load_settings
 from loadtest.harness import imagegen
 from loadtest.harness.s3server import MotoServer
-from tests.uploader.conftest import PUBLIC_URL, ClientFactory
+from pixgate.app import create_app
+from tests.uploader.conftest import KEY, PUBLIC_URL, SALT, ClientFactory
+from uploader.placeholder import thumbhash_aspect_ratio, thumbhash_average_rgba
 
 Client = TestClient[Any, Any]
 CAMERA = imagegen.CameraTags(make="Fujifilm", model="X-T5", iso=400)
@@ -62,12 +68,18 @@ async def test_upload_jpeg_with_exif_end_to_end(
     image_id = body["image_id"]
     assert image_id.startswith("img_") and len(image_id) == 24
     assert body["processing_status"] == "completed"
+    placeholder = {"thumbhash": body["metadata"]["thumbhash"]}
+    placeholder["dominant_color"] = body["metadata"]["dominant_color"]
     assert body["metadata"] == {
         "width": 1600,
         "height": 1200,
         "format": "jpeg",
         "size_bytes": len(data),
+        "aspect_ratio": 1.333333,
+        "aspect": "4:3",
+        **placeholder,
     }
+    assert re.fullmatch(r"#[0-9a-f]{6}", placeholder["dominant_color"])
     assert set(body["urls"]) == {"original", "small", "medium", "large", "tiny"}
     assert body["urls"]["small"] == f"{PUBLIC_URL}/{image_id}_s.jpg"
     assert body["srcset"] == (
@@ -147,6 +159,28 @@ async def test_identical_bytes_are_deduplicated_per_owner(
     assert (await second.json())["image_id"] == first_id
     assert (await bob.json())["image_id"] != first_id
     assert sorted(owner for _, owner, _ in rows(pg_url)) == ["alice", "bob"]
+
+
+async def test_reupload_fills_the_placeholder_of_an_older_row(api: Client, pg_url: str) -> None:
+    data = imagegen.png(imagegen.solid(120, 80, (20, 140, 160)))
+    first = await (await upload(api, data)).json()
+    image_id = first["image_id"]
+    with psycopg.connect(pg_url, autocommit=True) as connection:  # as before placeholders
+        connection.execute(
+            "UPDATE images SET thumbhash = NULL, dominant_color = NULL WHERE image_id = %s",
+            (image_id,),
+        )
+    before = await (await api.get(f"/api/v1/images/{image_id}/metadata")).json()
+    assert (before["thumbhash"], before["dominant_color"]) == (None, None)
+
+    again = await upload(api, data)
+    assert again.status == 200
+    body = await again.json()
+    assert body["duplicate"] is True and body["image_id"] == image_id
+    expected = (first["metadata"]["thumbhash"], "#148ca0")
+    assert (body["metadata"]["thumbhash"], body["metadata"]["dominant_color"]) == expected
+    after = await (await api.get(f"/api/v1/images/{image_id}/metadata")).json()
+    assert (after["thumbhash"], after["dominant_color"]) == expected
 
 
 async def test_delete(api: Client, s3_server: MotoServer, s3_bucket: str) -> None:
@@ -348,3 +382,80 @@ async def test_metrics_count_uploads(api: Client) -> None:
 
 async def test_ready_checks_the_database(api: Client) -> None:
     assert (await api.get("/ready")).status == 200
+
+
+# --- placeholders: the same fields over both metadata stores ----------------------------
+
+
+@pytest.mark.parametrize(
+    ("make", "size", "aspect", "colour"),
+    [
+        pytest.param(
+            lambda: imagegen.png(imagegen.solid(300, 200, (20, 140, 160))),
+            (300, 200),
+            "3:2",
+            "#148ca0",
+            id="solid-png",
+        ),
+        pytest.param(
+            # Two thirds red, a third blue.
+            lambda: imagegen.png(
+                imagegen.halves(300, 200).insert(imagegen.solid(50, 200, (255, 0, 0)), 150, 0)
+            ),
+            (300, 200),
+            "3:2",
+            "#ff0000",
+            id="mostly-red",
+        ),
+        pytest.param(
+            lambda: imagegen.oriented_jpeg(200, 400, 6), (200, 400), "1:2", None, id="jpeg-exif-6"
+        ),
+        pytest.param(lambda: imagegen.alpha_png(160, 90), (160, 90), "16:9", "#ff0000", id="alpha"),
+    ],
+)
+async def test_placeholder_aspect_and_colour_in_upload_and_metadata(
+    repository_url: str,
+    tmp_path: Path,
+    aiohttp_client: Any,
+    make: Any,
+    size: tuple[int, int],
+    aspect: str,
+    colour: str | None,
+) -> None:
+    storage = tmp_path / "storage"
+    storage.mkdir()
+    settings = load_settings(
+        {
+            "PIXGATE_KEY": KEY,
+            "PIXGATE_SALT": SALT,
+            "PIXGATE_STORAGE_URL": storage.as_uri(),
+            "PIXGATE_DATABASE_URL": repository_url,
+            "PIXGATE_MIGRATE_ON_START": "true",
+            "PIXGATE_PUBLIC_URL": PUBLIC_URL,
+        }
+    )
+    client = await aiohttp_client(create_app(settings))
+    response = await upload(client, make())
+    assert response.status == 201, await response.text()
+    summary = (await response.json())["metadata"]
+    image_id = (await response.json())["image_id"]
+    metadata = await (await client.get(f"/api/v1/images/{image_id}/metadata")).json()
+
+    for body in (summary, metadata):
+        assert (body["width"], body["height"]) == size
+        assert body["aspect"] == aspect
+        assert body["aspect_ratio"] == pytest.approx(size[0] / size[1], abs=1e-6)
+        hash_bytes = base64.b64decode(body["thumbhash"], validate=True)
+        assert 5 <= len(hash_bytes) <= 25
+        # The hash is of the image as shown: landscape or portrait as the sizes say.
+        assert (thumbhash_aspect_ratio(hash_bytes) > 1) is (size[0] > size[1])
+        assert re.fullmatch(r"#[0-9a-f]{6}", body["dominant_color"])
+        if colour is not None:
+            assert body["dominant_color"] == colour
+    assert (metadata["thumbhash"], metadata["dominant_color"]) == (
+        summary["thumbhash"],
+        summary["dominant_color"],
+    )
+    if colour == "#148ca0":  # a flat colour: the hash's average is that colour too
+        r, g, b, _ = thumbhash_average_rgba(base64.b64decode(summary["thumbhash"]))
+        assert abs(r * 255 - 20) <= 8 and abs(g * 255 - 140) <= 8 and abs(b * 255 - 160) <= 8

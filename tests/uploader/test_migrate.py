@@ -15,7 +15,7 @@ from uploader.db.sqlite import sqlite_path
 from uploader.migrate import load_migrations, migrate
 from uploader.repository import backend_for
 
-ALL_VERSIONS = ["0001_create_images"]
+ALL_VERSIONS = ["0001_create_images", "0003_placeholders"]
 
 
 def query(url: str, sql: str) -> list[tuple[object, ...]]:
@@ -68,6 +68,7 @@ async def test_creates_the_tables_and_indexes(repository_url: str) -> None:
         "schema_migrations",
         "images_live_owner_sha256",
         "images_deleted_at",
+        "images_without_placeholder",
     } <= table_names(repository_url)
 
 
@@ -128,3 +129,58 @@ async def test_unreachable_postgresql_is_unavailable() -> None:
 async def test_unknown_scheme_is_a_value_error() -> None:
     with pytest.raises(ValueError, match="'mysql'"):
         await migrate("mysql://db/pixgate")
+
+
+def execute(url: str, sql: str) -> None:
+    """Run one statement with a plain driver connection, committed."""
+    if url.startswith("sqlite:"):
+        conn = sqlite3.connect(sqlite_path(url))
+        try:
+            with conn:
+                conn.execute(sql)
+        finally:
+            conn.close()
+        return
+    with psycopg.connect(url, autocommit=True) as pg_conn:
+        pg_conn.execute(sql.encode())
+
+
+_OLD_ROW = (
+    "INSERT INTO images (image_id, owner, title, description, width, height, format,"
+    " size_bytes, sha256, storage_key, processing_status, uploaded_at)"
+    " VALUES ('img_old', NULL, '', '', 4, 3, 'jpeg', 1, '{sha}', 'originals/img_old',"
+    " 'completed', '2026-01-01T00:00:00+00:00')"
+).format(sha="a" * 64)
+
+
+@pytest.mark.parametrize(
+    ("assignment", "accepted"),
+    [
+        pytest.param(
+            "thumbhash = 'XteFDQookoewh3l4iH0BKvlncHdwd4d4hw==', dominant_color = '#148ca0'",
+            True,
+            id="both",
+        ),
+        pytest.param("dominant_color = '#148CA0'", False, id="uppercase-colour"),
+        pytest.param(
+            "thumbhash = 'not base64!!', dominant_color = '#148ca0'", False, id="bad-hash"
+        ),
+        pytest.param("dominant_color = 'red'", False, id="named-colour"),
+    ],
+)
+async def test_placeholders_migration_keeps_old_rows_and_checks_values(
+    repository_url: str, assignment: str, accepted: bool
+) -> None:
+    backend = backend_for(repository_url)
+    first = load_migrations(backend.dialect)[:1]
+    await backend.apply_migrations(repository_url, first, 5.0)
+    execute(repository_url, _OLD_ROW)
+    assert await migrate(repository_url) == ["0003_placeholders"]
+    assert query(repository_url, "SELECT thumbhash, dominant_color FROM images") == [(None, None)]
+    update = f"UPDATE images SET {assignment} WHERE image_id = 'img_old'"
+    if accepted:
+        execute(repository_url, update)
+        assert query(repository_url, "SELECT dominant_color FROM images") == [("#148ca0",)]
+    else:
+        with pytest.raises((sqlite3.IntegrityError, psycopg.errors.CheckViolation)):
+            execute(repository_url, update)

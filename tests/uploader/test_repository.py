@@ -47,6 +47,10 @@ NESTED_EXIF: dict[str, Any] = {
 }
 
 
+# A real ThumbHash (25 bytes, with alpha) in standard base64.
+THUMBHASH = "XteFDQookoewh3l4iH0BKvlncHdwd4d4hw=="
+
+
 def new_record(
     *, owner: str | None = "alice", content: bytes | None = None, **changes: Any
 ) -> ImageRecord:
@@ -90,6 +94,9 @@ async def repository(repository_url: str) -> AsyncIterator[ImageRepository]:
         ),
         pytest.param(new_record(width=1, height=1, size_bytes=0), id="smallest"),
         pytest.param(new_record(size_bytes=2**40, width=2**31 - 1), id="largest"),
+        pytest.param(
+            new_record(thumbhash=THUMBHASH, dominant_color="#148ca0"), id="with-placeholder"
+        ),
     ],
 )
 async def test_insert_then_get_returns_every_field(
@@ -526,3 +533,55 @@ async def test_a_malformed_postgresql_url_never_shows_the_password(url: str) -> 
 async def test_list_deleted_refuses_a_negative_limit(repository: ImageRepository) -> None:
     with pytest.raises(ValueError, match="limit"):
         await repository.list_deleted(deleted_before=datetime.now(UTC), limit=-1)
+
+
+# --- placeholders (the backfill's two calls) --------------------------------------------
+
+
+async def test_backfill_walks_live_rows_without_a_placeholder_by_id(
+    repository: ImageRepository,
+) -> None:
+    without = [await repository.insert(new_record()) for _ in range(5)]
+    with_one = await repository.insert(new_record(thumbhash=THUMBHASH, dominant_color="#000000"))
+    deleted = await repository.insert(new_record())
+    await repository.mark_deleted(deleted.image_id, datetime.now(UTC))
+    expected = sorted(record.image_id for record in without)
+
+    first = await repository.list_without_placeholder(after="", limit=3)
+    assert [record.image_id for record in first] == expected[:3]
+    rest = await repository.list_without_placeholder(after=first[-1].image_id, limit=3)
+    assert [record.image_id for record in rest] == expected[3:]
+    assert with_one.image_id not in expected and deleted.image_id not in expected
+
+    assert await repository.set_placeholder(expected[0], THUMBHASH, "#fac80a") is True
+    stored = await repository.get(expected[0])
+    assert stored is not None
+    assert (stored.thumbhash, stored.dominant_color) == (THUMBHASH, "#fac80a")
+    # Set once: a second call changes nothing, as for deleted and unknown images.
+    assert await repository.set_placeholder(expected[0], THUMBHASH, "#000000") is False
+    assert (await repository.get(expected[0])) == stored
+    assert await repository.set_placeholder(deleted.image_id, THUMBHASH, "#000000") is False
+    assert await repository.set_placeholder("img_unknown", THUMBHASH, "#000000") is False
+    remaining = await repository.list_without_placeholder(after="", limit=10)
+    assert [record.image_id for record in remaining] == expected[1:]
+
+
+@pytest.mark.parametrize(
+    ("thumbhash", "dominant_color", "message"),
+    [
+        pytest.param(THUMBHASH, None, "together", id="hash-without-colour"),
+        pytest.param(None, "#000000", "together", id="colour-without-hash"),
+        pytest.param("not base64!", "#000000", "base64", id="bad-hash"),
+        pytest.param(THUMBHASH, "#ABCDEF", "#rrggbb", id="uppercase-colour"),
+        pytest.param(THUMBHASH, "red", "#rrggbb", id="named-colour"),
+    ],
+)
+async def test_malformed_placeholders_are_refused(
+    repository: ImageRepository, thumbhash: str | None, dominant_color: str | None, message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        await repository.insert(new_record(thumbhash=thumbhash, dominant_color=dominant_color))
+    if thumbhash is not None and dominant_color is not None:
+        stored = await repository.insert(new_record())
+        with pytest.raises(ValueError, match=message):
+            await repository.set_placeholder(stored.image_id, thumbhash, dominant_color)

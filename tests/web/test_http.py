@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 from html.parser import HTMLParser
 from importlib import resources
 
 import aiohttp
+import psycopg
 import pytest
+import pyvips
 
 from loadtest.harness import imagegen
 from tests.web.conftest import SiteFactory, upload_image
@@ -162,7 +165,13 @@ async def test_image_page_escapes_the_title_and_lists_absolute_links(
     assert photo["srcset"] == f"{base}_s 150w, {base}_m 500w, {base}_l 1200w"
     assert photo["src"] == f"{base}_m"
     assert (photo["width"], photo["height"]) == ("1600", "1200")
-    assert tags.one("img", **{"class": "placeholder"})["src"] == f"{base}_t"
+    # The ThumbHash as a PNG in the page, the dominant colour as an SVG rectangle's fill.
+    placeholder = tags.one("img", **{"class": "placeholder"})["src"] or ""
+    assert placeholder.startswith("data:image/png;base64,")
+    drawn = pyvips.Image.new_from_buffer(base64.b64decode(placeholder.split(",", 1)[1]), "")
+    assert (drawn.width, drawn.height) == (32, 24)  # the photo's 4:3, not the hash's 7:5
+    assert tags.one("svg", **{"class": "swatch"})["viewbox"] == "0 0 1600 1200"
+    assert tags.one("rect")["fill"] == body["metadata"]["dominant_color"]
     urls = body["urls"]
     for field, name in [("direct", "original"), ("small", "small"), ("large", "large")]:
         assert tags.one("input", id=f"link-{field}")["value"] == urls[name]
@@ -234,3 +243,19 @@ async def test_proxy_role_serves_no_pages(
         async with http.get(site.base_url + path) as response:
             assert response.status in (400, 403, 404), path
             assert response.content_type == "application/json"
+
+
+async def test_rows_without_a_placeholder_keep_the_blurred_link(
+    site: Site, http: aiohttp.ClientSession
+) -> None:
+    image_id = (await upload_image(http, site, imagegen.camera_jpeg(320, 240)))["image_id"]
+    # As a row from before placeholders: both NULL.
+    with psycopg.connect(site.settings.database_url, autocommit=True) as connection:
+        connection.execute(
+            "UPDATE images SET thumbhash = NULL, dominant_color = NULL WHERE image_id = %s",
+            (image_id,),
+        )
+    async with http.get(f"{site.base_url}/v/{image_id}") as response:
+        text = await response.text()
+    assert f'<img class="placeholder" src="{site.base_url}/{image_id}_t"' in text
+    assert '<svg class="swatch"' not in text

@@ -178,3 +178,30 @@ def test_csp_allows_images_from_the_public_origin(base_url: str, origin: str) ->
     policy = content_security_policy(base_url)
     assert f"img-src 'self' {origin} data: blob:;" in policy
     assert "script-src 'self';" in policy and "'unsafe-inline'" not in policy
+
+
+@pytest.mark.parametrize(
+    ("changes", "src_start", "colour"),
+    [
+        pytest.param(
+            {"thumbhash": "G+cJFZSCh4eAh4h4d3d4d4gQN/h4", "dominant_color": "#148ca0"},
+            "data:image/png;base64,",
+            "#148ca0",
+            id="thumbhash",
+        ),
+        pytest.param(
+            {"thumbhash": "XteFDQookoewh3l4iH0BKvlncHdwd4d4hw==", "dominant_color": "#ff0000"},
+            "data:image/png;base64,",
+            None,
+            id="thumbhash-with-alpha-no-box",
+        ),
+        pytest.param({}, f"{BASE}/{IMAGE_ID}_t", None, id="not-backfilled"),
+    ],
+)
+def test_the_placeholder_is_the_thumbhash_or_the_blurred_link(
+    changes: dict[str, str], src_start: str, colour: str | None
+) -> None:
+    image = record(**changes)
+    placeholder = imageview.page_placeholder(links(image), image)
+    assert placeholder.src.startswith(src_start)
+    assert placeholder.colour == colour

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import aiohttp
 import pytest
 import pyvips
-from playwright.async_api import FilePayload, Page, Request, Response
+from playwright.async_api import FilePayload, Page, Request, Response, Route
 
 from loadtest.harness import imagegen
 from tests.web.conftest import ContextFactory, SiteFactory, upload_image
@@ -65,8 +66,12 @@ async def test_upload_by_file_chooser_shows_the_image_page(
         await photo.evaluate("img => img.currentSrc"),
     )
     assert await photo.evaluate("img => img.naturalWidth") > 0
-    # The blurred placeholder came first and fades out once the photo is there.
-    assert f"{site.base_url}/{image_id}_t" in requested
+    # The placeholder is in the page itself (ThumbHash as a data: URL, no `_t` request) and
+    # fades out once the photo is there.
+    assert f"{site.base_url}/{image_id}_t" not in requested
+    assert (await page.locator(".placeholder").get_attribute("src") or "").startswith(
+        "data:image/png;base64,"
+    )
     await page.wait_for_function(
         "() => getComputedStyle(document.querySelector('.placeholder')).opacity === '0'"
     )
@@ -236,3 +241,57 @@ async def test_delete_removes_the_image_and_its_links(
     reloaded = await page.goto(f"{site.base_url}/v/{image_id}")
     assert reloaded is not None and reloaded.status == 404
     assert await page.locator("h1").inner_text() == "Image not found"
+
+
+async def test_placeholder_colour_and_thumbhash_are_painted_before_the_photo(
+    site: Site, new_context: ContextFactory, http: aiohttp.ClientSession
+) -> None:
+    # Two thirds red on the left, a third blue on the right.
+    image = imagegen.halves(1200, 800).insert(imagegen.solid(200, 800, (255, 0, 0)), 600, 0)
+    body = await upload_image(http, site, imagegen.png(image))
+    image_id = body["image_id"]
+    assert body["metadata"]["dominant_color"] == "#ff0000"
+    page = await (await new_context(800, 1000)).new_page()
+    # Every byte of the image's links is held back until the checks are done.
+    release = asyncio.Event()
+    held: list[str] = []
+
+    async def hold(route: Route) -> None:
+        held.append(route.request.url)
+        await release.wait()
+        await route.continue_()
+
+    await page.route(
+        re.compile(re.escape(f"{site.base_url}/{image_id}") + r"(_[a-z])?(\.\w+)?$"), hold
+    )
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    await page.goto(f"{site.base_url}/v/{image_id}", wait_until="domcontentloaded")
+    await page.wait_for_function(
+        "() => { const p = document.querySelector('.placeholder');"
+        " return p.complete && p.naturalWidth > 0; }"
+    )
+    assert held, "the photo was requested"
+    assert await page.evaluate("document.querySelector('#photo').naturalWidth") == 0
+    assert not await page.locator("#frame.is-loaded").count()
+    # The dominant colour, from the HTML alone.
+    fill = await page.evaluate("getComputedStyle(document.querySelector('.swatch rect')).fill")
+    assert fill == "rgb(255, 0, 0)"
+    # What the visitor sees: red on the left, blue on the right (the ThumbHash), already.
+    shot = pyvips.Image.new_from_buffer(await page.locator(".placeholder").screenshot(), "")
+    assert shot.width / shot.height == pytest.approx(1.5, abs=0.02)
+
+    def colour_at(fx: float) -> list[float]:
+        return list(shot.getpoint(int(shot.width * fx), shot.height // 2))[:3]
+
+    left, right = colour_at(0.2), colour_at(0.92)
+    assert left[0] > 150 and left[2] < 100, left
+    assert right[2] > 150 and right[0] < 110, right
+
+    release.set()
+    await page.wait_for_selector("#frame.is-loaded")
+    assert await page.evaluate("document.querySelector('#photo').naturalWidth") > 0
+    await page.wait_for_function(
+        "() => getComputedStyle(document.querySelector('.swatch')).opacity === '0'"
+    )
+    assert problems == []

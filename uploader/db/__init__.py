@@ -31,6 +31,7 @@ __all__ = [
     "require_aware",
     "require_limit",
     "startup_error",
+    "validate_placeholder",
     "validate_record",
 ]
 
@@ -39,6 +40,9 @@ COLUMNS: tuple[str, ...] = tuple(field.name for field in fields(ImageRecord))
 COLUMN_LIST = ", ".join(COLUMNS)
 
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+_COLOR_HEX = re.compile(r"#[0-9a-f]{6}")
+# Standard base64 of 5 to 40 bytes: a ThumbHash is at most 25 (the columns check the same).
+_THUMBHASH_BASE64 = re.compile(r"[A-Za-z0-9+/]{8,56}={0,2}")
 # An escaped NUL in JSON text: \u0000 after an even number of backslashes.
 _JSON_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 
@@ -97,10 +101,21 @@ def validate_record(record: ImageRecord) -> None:
         raise ValueError("owner must be None or a non-empty string")
     if not _SHA256_HEX.fullmatch(record.sha256):
         raise ValueError("sha256 must be 64 lowercase hex digits")
+    validate_placeholder(record.thumbhash, record.dominant_color)
     for name in ("image_id", "owner", "title", "description", "format", "storage_key"):
         value = getattr(record, name)
         if value is not None and "\x00" in value:
             raise ValueError(f"{name} contains a NUL character")  # PostgreSQL text cannot
+
+
+def validate_placeholder(thumbhash: str | None, dominant_color: str | None) -> None:
+    """Raise ValueError unless both are None, or a base64 ThumbHash and a ``#rrggbb``."""
+    if (thumbhash is None) != (dominant_color is None):
+        raise ValueError("thumbhash and dominant_color are stored together")
+    if thumbhash is not None and not _THUMBHASH_BASE64.fullmatch(thumbhash):
+        raise ValueError("thumbhash must be standard base64 of a ThumbHash")
+    if dominant_color is not None and not _COLOR_HEX.fullmatch(dominant_color):
+        raise ValueError("dominant_color must be #rrggbb in lowercase hex")
 
 
 def exif_to_json(exif: dict[str, Any]) -> str:

@@ -35,6 +35,7 @@ from uploader.db import (
     require_aware,
     require_limit,
     startup_error,
+    validate_placeholder,
     validate_record,
 )
 from uploader.models import ImageRecord
@@ -56,7 +57,7 @@ _INSERT_ATTEMPTS = 3
 
 _INSERT = (
     "INSERT INTO images (" + COLUMN_LIST + ")"
-    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s, NULL)"
+    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s, NULL, %s, %s)"
     " ON CONFLICT ((COALESCE(owner, '')), sha256) WHERE deleted_at IS NULL DO NOTHING"
 )
 _SELECT_LIVE = "SELECT " + COLUMN_LIST + " FROM images WHERE image_id = %s AND deleted_at IS NULL"
@@ -69,6 +70,14 @@ _PURGE = "DELETE FROM images WHERE image_id = %s"
 _SELECT_DELETED = (
     "SELECT " + COLUMN_LIST + " FROM images"
     " WHERE deleted_at IS NOT NULL AND deleted_at < %s ORDER BY deleted_at, image_id LIMIT %s"
+)
+_SELECT_WITHOUT_PLACEHOLDER = (
+    "SELECT " + COLUMN_LIST + " FROM images"
+    " WHERE thumbhash IS NULL AND deleted_at IS NULL AND image_id > %s ORDER BY image_id LIMIT %s"
+)
+_SET_PLACEHOLDER = (
+    "UPDATE images SET thumbhash = %s, dominant_color = %s"
+    " WHERE image_id = %s AND thumbhash IS NULL AND deleted_at IS NULL"
 )
 _CHECK = "SELECT 1 FROM images LIMIT 0"
 
@@ -91,7 +100,13 @@ class PostgresRepository:
     async def insert(self, record: ImageRecord) -> ImageRecord:
         validate_record(record)
         stored = replace(record, uploaded_at=datetime.now(UTC), deleted_at=None)
-        params = (*_fields(stored), exif_to_json(stored.exif), stored.uploaded_at)
+        params = (
+            *_fields(stored),
+            exif_to_json(stored.exif),
+            stored.uploaded_at,
+            stored.thumbhash,
+            stored.dominant_color,
+        )
         # ON CONFLICT waits for a concurrent insert of the same key to commit, then does
         # nothing: no error, no aborted statement; the winner is read in a second statement.
         for _ in range(_INSERT_ATTEMPTS):
@@ -130,6 +145,18 @@ class PostgresRepository:
         async with self._connection() as conn:
             cursor = await conn.execute(_SELECT_DELETED, (deleted_before, limit))
             return [_record(row) for row in await cursor.fetchall()]
+
+    async def list_without_placeholder(self, *, after: str, limit: int) -> list[ImageRecord]:
+        require_limit(limit)
+        async with self._connection() as conn:
+            cursor = await conn.execute(_SELECT_WITHOUT_PLACEHOLDER, (after, limit))
+            return [_record(row) for row in await cursor.fetchall()]
+
+    async def set_placeholder(self, image_id: str, thumbhash: str, dominant_color: str) -> bool:
+        validate_placeholder(thumbhash, dominant_color)
+        async with self._connection() as conn:
+            cursor = await conn.execute(_SET_PLACEHOLDER, (thumbhash, dominant_color, image_id))
+            return cursor.rowcount == 1
 
     async def check(self) -> None:
         async with self._connection() as conn:

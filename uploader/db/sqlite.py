@@ -34,6 +34,7 @@ from uploader.db import (
     require_aware,
     require_limit,
     startup_error,
+    validate_placeholder,
     validate_record,
 )
 from uploader.models import ImageRecord
@@ -50,7 +51,7 @@ _T = TypeVar("_T")
 
 _INSERT = (
     "INSERT INTO images (" + COLUMN_LIST + ")"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)"
     " ON CONFLICT (COALESCE(owner, ''), sha256) WHERE deleted_at IS NULL DO NOTHING"
 )
 _SELECT_LIVE = "SELECT " + COLUMN_LIST + " FROM images WHERE image_id = ? AND deleted_at IS NULL"
@@ -63,6 +64,14 @@ _PURGE = "DELETE FROM images WHERE image_id = ?"
 _SELECT_DELETED = (
     "SELECT " + COLUMN_LIST + " FROM images"
     " WHERE deleted_at IS NOT NULL AND deleted_at < ? ORDER BY deleted_at, image_id LIMIT ?"
+)
+_SELECT_WITHOUT_PLACEHOLDER = (
+    "SELECT " + COLUMN_LIST + " FROM images"
+    " WHERE thumbhash IS NULL AND deleted_at IS NULL AND image_id > ? ORDER BY image_id LIMIT ?"
+)
+_SET_PLACEHOLDER = (
+    "UPDATE images SET thumbhash = ?, dominant_color = ?"
+    " WHERE image_id = ? AND thumbhash IS NULL AND deleted_at IS NULL"
 )
 _CHECK = "SELECT 1 FROM images LIMIT 0"
 
@@ -109,6 +118,8 @@ class SqliteRepository:
             stored.processing_status,
             exif_to_json(stored.exif),
             _text(now),
+            stored.thumbhash,
+            stored.dominant_color,
         )
 
         def insert(conn: sqlite3.Connection) -> ImageRecord | None:
@@ -144,6 +155,17 @@ class SqliteRepository:
         return await self._run(
             lambda conn: [_record(row) for row in conn.execute(_SELECT_DELETED, params)]
         )
+
+    async def list_without_placeholder(self, *, after: str, limit: int) -> list[ImageRecord]:
+        params = (after, require_limit(limit))
+        return await self._run(
+            lambda conn: [_record(row) for row in conn.execute(_SELECT_WITHOUT_PLACEHOLDER, params)]
+        )
+
+    async def set_placeholder(self, image_id: str, thumbhash: str, dominant_color: str) -> bool:
+        validate_placeholder(thumbhash, dominant_color)
+        params = (thumbhash, dominant_color, image_id)
+        return await self._run(lambda conn: conn.execute(_SET_PLACEHOLDER, params).rowcount == 1)
 
     async def check(self) -> None:
         await self._run(lambda conn: conn.execute(_CHECK))

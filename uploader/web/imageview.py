@@ -16,6 +16,11 @@ from pixgate_signing.direct import DIRECT_SIZES, SIZE_NAMES
 
 from uploader.links import fitted_width, link_extension
 from uploader.models import ImageRecord
+from uploader.placeholder import (
+    decode_thumbhash_text,
+    placeholder_data_url,
+    thumbhash_has_alpha,
+)
 
 # The slot the photo fills on the image page; app.css gives the same widths (content at most
 # 1072 px; 24 px side padding from 720 px, 16 px below).
@@ -72,12 +77,37 @@ def page_links(urls: UrlBuilder, record: ImageRecord) -> PageLinks:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class PagePlaceholder:
+    """What the page paints before the photo's first byte. `colour` fills the photo's box as
+    an inline SVG rectangle (a presentation attribute, so no inline style and nothing for
+    the CSP to allow), unless the image has transparent parts; `src` is the ThumbHash drawn
+    as a tiny PNG in a ``data:`` URL, or, for a row without a ThumbHash yet, the blurred
+    `_t` link."""
+
+    src: str
+    colour: str | None  # "#rrggbb"
+
+
+def page_placeholder(links: PageLinks, record: ImageRecord) -> PagePlaceholder:
+    if record.thumbhash is None:
+        return PagePlaceholder(links.placeholder, record.dominant_color)
+    try:
+        src = placeholder_data_url(record.thumbhash, record.width, record.height)
+        transparent = thumbhash_has_alpha(decode_thumbhash_text(record.thumbhash))
+    except ValueError:  # the row's CHECK makes this unreachable; a page must render anyway
+        return PagePlaceholder(links.placeholder, record.dominant_color)
+    # An image with transparent parts gets no solid box: its ThumbHash shows its shape.
+    return PagePlaceholder(src, None if transparent else record.dominant_color)
+
+
 def page_values(urls: UrlBuilder, record: ImageRecord) -> dict[str, Any]:
     """Everything `templates/image.html` shows of `record`, by the names it uses."""
     links = page_links(urls, record)
     return {
         "record": record,
         "links": links,
+        "placeholder": page_placeholder(links, record),
         "heading": record.title or "Untitled image",
         "alt": alt_text(record),
         "summary": summary(record),
