@@ -140,7 +140,24 @@ class Settings:
         "PIXGATE_MAX_ANIMATION_FRAMES",
         "100",
         parsers.integer(1, 10000),
-        "Frames kept from animated GIF/WebP sources.",
+        "Frames rendered from animated GIF/WebP sources that are not uploads (signed URLs to "
+        "other keys); a response that dropped frames says so in `X-Pixgate-Frames-Dropped`. "
+        "Uploaded originals are always rendered whole.",
+    )
+    max_upload_frames: int = setting(
+        "PIXGATE_MAX_UPLOAD_FRAMES",
+        "1000",
+        parsers.integer(1, 100000),
+        "Most frames an uploaded animation may have (422 `too_many_frames` above), counted "
+        "from its header before any pixel is decoded.",
+    )
+    max_animation_pixels: int = setting(
+        "PIXGATE_MAX_ANIMATION_PIXELS",
+        "125000000",
+        parsers.integer(1),
+        "Most decoded pixels of an uploaded animation, frames x canvas (422 "
+        "`animation_too_large` above; the default admits 500 frames of 500x500), and of the "
+        "frames of any animated output.",
     )
     concurrency: int = setting(
         "PIXGATE_CONCURRENCY",

@@ -15,6 +15,7 @@ from aiohttp import web
 from config import Settings
 from config.storage_url import parse_storage_url
 from proxy import handlers
+from proxy.animation import animation_limits
 from proxy.direct import ROUTE_PATTERN
 from proxy.drain import InFlight, track
 from proxy.keys import IMAGES, IN_FLIGHT, METRICS, POOL, READER, READINESS, SETTINGS, STORAGES
@@ -45,6 +46,7 @@ def pipeline_config(settings: Settings) -> PipelineConfig:
         limits=Limits(
             max_output_pixels=settings.max_output_pixels,
             max_animation_frames=settings.max_animation_frames,
+            max_animation_pixels=settings.max_animation_pixels,
         ),
         encoder=EncoderDefaults(
             quality=tuple((fmt, auto if q is None else q) for fmt, q in quality.items()),
@@ -54,6 +56,7 @@ def pipeline_config(settings: Settings) -> PipelineConfig:
             auto_max_encodes=settings.auto_max_encodes,
         ),
         max_src_pixels=settings.max_src_pixels,
+        animation=animation_limits(settings),
     )
 
 

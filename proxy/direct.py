@@ -32,7 +32,7 @@ SIZE_SEGMENTS: Mapping[str, tuple[str, ...]] = {
     "s": ("rs:fit:150:150",),
     "m": ("rs:fit:500:500",),
     "l": ("rs:fit:1200:1200",),
-    "t": ("rs:fit:32:32", "bl:1", "q:50"),
+    "t": ("rs:fit:32:32", "bl:1", "q:50", "pg:0"),  # a still, also of an animation
 }
 _FIT_SEGMENTS: Mapping[str, tuple[str, ...]] = {
     "crop": ("rt:fill",),

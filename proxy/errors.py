@@ -77,6 +77,18 @@ class SourceTooLarge(Unprocessable):
     code = "source_too_large"
 
 
+class TooManyFrames(Unprocessable):
+    """An uploaded animation with more frames than PIXGATE_MAX_UPLOAD_FRAMES."""
+
+    code = "too_many_frames"
+
+
+class AnimationTooLarge(Unprocessable):
+    """An uploaded animation whose frames x canvas exceed PIXGATE_MAX_ANIMATION_PIXELS."""
+
+    code = "animation_too_large"
+
+
 class UpstreamError(PixgateError):
     status = 502
     code = "storage_error"

@@ -259,6 +259,14 @@ def _max_bytes(options: Options, args: tuple[str, ...]) -> Options:
     return dataclasses.replace(options, max_bytes=_int(args[0], 0, _MAX_INT64))
 
 
+# Frames of an animation are numbered from 0, as imgproxy numbers pages.
+MAX_PAGE = 100_000
+
+
+def _page(options: Options, args: tuple[str, ...]) -> Options:
+    return dataclasses.replace(options, page=_int(args[0], 0, MAX_PAGE))
+
+
 _OPTIONS = (
     _Option("resize", ("rs",), _resize, max_args=8),
     _Option("size", ("s",), _size, max_args=7),
@@ -282,6 +290,7 @@ _OPTIONS = (
     _Option("cachebuster", ("cb",), _cachebuster),
     _Option("expires", ("exp",), _expires),
     _Option("max_bytes", ("mb",), _max_bytes),
+    _Option("page", ("pg",), _page),
     _Option("preset", ("pr",), None, max_args=MAX_EXPANDED_SEGMENTS),
 )
 _BY_NAME = {name: option for option in _OPTIONS for name in (option.name, *option.aliases)}

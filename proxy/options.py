@@ -124,6 +124,7 @@ class Options:
     cachebuster: str = ""
     expires: int | None = None
     max_bytes: int = 0
+    page: int | None = None  # one frame of an animation, as a still (None: all frames)
 
     def quality_for(self, output_format: OutputFormat) -> int:
         """The quality asked for `output_format`: 1-100, AUTO_QUALITY, or 0 for the

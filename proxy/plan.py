@@ -20,8 +20,11 @@ step. Geometry follows imgproxy:
   so a crop stays inside the image and an image inside its canvas.
 * Sizes are worked out in the final orientation: after EXIF orientation (unless auto-rotate
   is off) and the user rotation, which render applies after the resize.
-* `Limits.max_output_pixels` bounds the resized image and the output (times the frames of an
-  animation): a plan that exceeds it is scaled down proportionally.
+* `Limits.max_output_pixels` bounds the resized image and the output of one frame, and
+  `Limits.max_animation_pixels` all frames of an animated output: a plan that exceeds either
+  is scaled down proportionally.
+* An animated output keeps the source's frames, up to `Limits.max_animation_frames` (the
+  pipeline sets it per source: all frames of an upload); `page` asks for one frame, a still.
 
 All arithmetic is exact (ints and Fractions); every size is at least 1 px.
 """
@@ -57,6 +60,7 @@ class Limits:
 
     max_output_pixels: int
     max_animation_frames: int
+    max_animation_pixels: int = 0  # all frames of an animated output (0: max_output_pixels)
 
 
 # Measured on 4000x3000 JPEGs -> 800 px WebP/AVIF (a smooth and a grainy one, 2 cores):
@@ -163,6 +167,7 @@ class Plan:
     max_bytes: int
     width: int
     height: int
+    page: int = 0  # the first frame loaded: a still from `page`, or 0
 
     @property
     def animated(self) -> bool:
@@ -205,13 +210,14 @@ def plan_transform(
     if options.width < 0 or options.height < 0:
         raise BadRequest("width and height must not be negative")
 
-    frames = 1
-    if source.animated and output_format.animated:
-        frames = max(1, min(source.pages, limits.max_animation_frames))
+    frames, page = _frames(options, source, output_format, limits)
 
     src_width, src_height = _working_size(source, options.auto_rotate, rotate)
     geometry = _geometry(options, src_width, src_height, animated=frames > 1)
-    geometry = _cap(geometry, limits.max_output_pixels, frames)
+    geometry = _cap(geometry, limits.max_output_pixels, 1)
+    if frames > 1:
+        total = limits.max_animation_pixels or limits.max_output_pixels
+        geometry = _cap(geometry, total, frames)
 
     background = options.background
     if background is None and not output_format.has_alpha:
@@ -251,7 +257,22 @@ def plan_transform(
         max_bytes=max(0, options.max_bytes) if output_format in _LOSSY else 0,
         width=width,
         height=height,
+        page=page,
     )
+
+
+def _frames(
+    options: Options, source: SourceInfo, output_format: OutputFormat, limits: Limits
+) -> tuple[int, int]:
+    """Frames to render and the first one: all (up to the limit) for an animated output,
+    else the one `page` names (the last one past the end), else the first."""
+    if not source.animated:
+        return 1, 0
+    if options.page is not None:
+        return 1, min(options.page, source.pages - 1)
+    if output_format.animated:
+        return max(1, min(source.pages, limits.max_animation_frames)), 0
+    return 1, 0
 
 
 def _validated_rotation(rotate: int) -> int:

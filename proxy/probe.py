@@ -70,6 +70,8 @@ class SourceInfo:
     has_alpha: bool = False
     pages: int = 1
     icc_profile: bool = False
+    delays: tuple[int, ...] = ()  # ms per frame of an animation, as the file gives them
+    loop: int = 0  # times an animation plays; 0 forever
 
     @property
     def oriented_width(self) -> int:
@@ -84,6 +86,11 @@ class SourceInfo:
     @property
     def animated(self) -> bool:
         return self.pages > 1
+
+    @property
+    def duration_ms(self) -> int:
+        """How long one pass of an animation lasts, as the file's delays say (0 for a still)."""
+        return sum(self.delays[: self.pages]) if self.animated else 0
 
 
 # libvips' loader for each format; a mismatch means the bytes only look like the format.
@@ -191,6 +198,7 @@ def probe(
         has_alpha=bool(header.hasalpha()),
         pages=_get_int(header, "n-pages", 1) if source_format.animatable else 1,
         icc_profile=header.get_typeof("icc-profile-data") != 0,
+        **_timing(header, source_format),
     )
     if info.width < 1 or info.height < 1:
         raise CorruptImage("the source has no pixels")
@@ -504,6 +512,17 @@ def _item_types(data: bytes, start: int, end: int) -> dict[int, bytes]:
 def _page_height(header: Any) -> int:
     # Loaders open one page by default; page-height is set when they expose several.
     return _get_int(header, "page-height", int(header.height)) or int(header.height)
+
+
+def _timing(header: Any, source_format: SourceFormat) -> dict[str, Any]:
+    """Frame delays and loop count of an animation: the loaders read them for every frame
+    from the header, before any pixel is decoded."""
+    if not source_format.animatable or _get_int(header, "n-pages", 1) < 2:
+        return {}
+    delays: tuple[int, ...] = ()
+    if header.get_typeof("delay") != 0:
+        delays = tuple(max(0, int(delay)) for delay in header.get("delay"))
+    return {"delays": delays, "loop": max(0, _get_int(header, "loop", 0))}
 
 
 def _orientation(header: Any) -> int:

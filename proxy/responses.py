@@ -14,6 +14,10 @@ SAFETY_HEADERS = {
 }
 
 
+# Frames an animated response left out of its source; absent when none were.
+FRAMES_DROPPED = "X-Pixgate-Frames-Dropped"
+
+
 def _cache_headers(result: ImageResult | NotModified) -> dict[str, str]:
     headers = {
         "ETag": result.etag,
@@ -31,6 +35,9 @@ def _cache_headers(result: ImageResult | NotModified) -> dict[str, str]:
 def image_response(result: ImageResult) -> web.Response:
     headers = _cache_headers(result)
     headers["Content-Type"] = result.content_type
+    if result.frames_dropped:
+        # Only sources that are not uploads are capped (PIXGATE_MAX_ANIMATION_FRAMES).
+        headers[FRAMES_DROPPED] = str(result.frames_dropped)
     return web.Response(body=result.body, headers=headers)
 
 

@@ -55,6 +55,7 @@ class ImageResult:
     width: int
     height: int
     cache_tag: str | None = None
+    frames_dropped: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,8 +156,10 @@ class ImageService:
 
         blob, outcome = await self._reader.read(variant.location)
         etag = make_etag(blob.version, variant.identity, accept_variant)
+        cache_tag = cache_tag_for(variant.location)
+        uploaded = cache_tag is not None  # an upload: rendered whole
         result, _ = await self._renders.run(
-            etag, lambda: self._transform(blob.data, options, requested, accept)
+            etag, lambda: self._transform(blob.data, options, requested, accept, uploaded)
         )
         return ImageResult(
             body=result.data,
@@ -167,7 +170,8 @@ class ImageService:
             source_outcome=outcome,
             width=result.width,
             height=result.height,
-            cache_tag=cache_tag_for(variant.location),
+            cache_tag=cache_tag,
+            frames_dropped=result.frames_dropped,
         )
 
     def _max_age(self, options: Options) -> int:
@@ -179,10 +183,15 @@ class ImageService:
         return min(self._settings.ttl, remaining)
 
     async def _transform(
-        self, data: bytes, options: Options, requested: OutputFormat | None, accept: str
+        self,
+        data: bytes,
+        options: Options,
+        requested: OutputFormat | None,
+        accept: str,
+        uploaded: bool,
     ) -> Transformed:
         result, seconds = await self._pool.run_with_deadline(
-            _timed_transform, data, options, requested, accept, self._pipeline
+            _timed_transform, data, options, requested, accept, self._pipeline, uploaded
         )
         self._metrics.transform_seconds.labels(result.format.value).observe(seconds)
         return result
@@ -195,8 +204,9 @@ def _timed_transform(
     requested: OutputFormat | None,
     accept: str,
     config: PipelineConfig,
+    uploaded: bool,
 ) -> tuple[Transformed, float]:
     """The transform and its own duration, without the wait for a pool slot."""
     started = time.perf_counter()
-    result = transform(data, options, requested, accept, config, deadline)
+    result = transform(data, options, requested, accept, config, deadline, uploaded=uploaded)
     return result, time.perf_counter() - started

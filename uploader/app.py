@@ -10,6 +10,7 @@ import aiohttp
 from aiohttp import web
 
 from config.storage_url import parse_storage_url
+from proxy.animation import animation_limits
 from proxy.errors import Unavailable
 from proxy.keys import METRICS, POOL, READER, READINESS, SETTINGS, STORAGES, ReadinessCheck
 from proxy.sources import resolve_source
@@ -64,7 +65,7 @@ async def _uploads(app: web.Application) -> AsyncIterator[None]:
             pool=app[POOL],
             tokens=DeleteTokens([pair.key for pair in settings.key_pairs]),
             limits=UploadLimits(
-                settings.max_src_pixels, settings.max_animation_frames, settings.keep_gps
+                settings.max_src_pixels, animation_limits(settings), settings.keep_gps
             ),
             metrics=app[METRICS],
             forget_source=app[READER].forget,

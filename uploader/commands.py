@@ -233,8 +233,7 @@ async def backfill_deployment(
             return inspect_upload(
                 data,
                 max_pixels=settings.max_src_pixels,
-                keep_gps=False,
-                max_frames=settings.max_animation_frames,
+                keep_gps=False,  # rows stored before the animation limits are not refused now
             ).placeholder
 
         async def placeholder_of(data: bytes) -> Placeholder | None:

@@ -73,7 +73,7 @@ async def delete(request: web.Request) -> web.StreamResponse:
 
 
 def _summary(record: ImageRecord) -> dict[str, Any]:
-    return {
+    summary: dict[str, Any] = {
         "width": record.width,
         "height": record.height,
         "format": record.format,
@@ -83,3 +83,6 @@ def _summary(record: ImageRecord) -> dict[str, Any]:
         "thumbhash": record.thumbhash,
         "dominant_color": record.dominant_color,
     }
+    if record.frames > 1:
+        summary.update(frames=record.frames, duration_ms=record.duration_ms, loop=record.loop)
+    return summary

@@ -17,6 +17,7 @@ from typing import Any
 
 import pyvips
 
+from proxy.animation import AnimationLimits, check_upload
 from proxy.errors import PixgateError, UnsupportedCoding, UnsupportedMedia
 from proxy.probe import SourceFormat, decode_all, probe, sniff
 from proxy.render import to_srgb
@@ -53,6 +54,8 @@ class Inspected:
     pages: int = 1
     exif: dict[str, Any] = field(default_factory=dict)
     placeholder: Placeholder | None = None  # None only if the small image could not be read
+    duration_ms: int = 0  # one pass of an animation, from its frame delays (0: a still)
+    loop: int = 0  # times an animation plays; 0 forever
 
     @property
     def content_type(self) -> str:
@@ -64,7 +67,7 @@ def inspect_upload(
     *,
     max_pixels: int,
     keep_gps: bool,
-    max_frames: int | None = None,
+    animation: AnimationLimits | None = None,
     with_placeholder: bool = True,
 ) -> Inspected:
     """Identify, validate and describe an upload.
@@ -72,16 +75,17 @@ def inspect_upload(
     Raises UnsupportedMedia (415) for anything but JPEG, PNG, GIF, WebP, AVIF and HEIC, and
     for codings this libvips cannot decode (HEVC without a decoder, 12-bit JPEG), naming
     them; CorruptImage (422) for empty, unreadable, truncated or corrupt data; and
-    SourceTooLarge (422) for more pixels than `max_pixels`, counted as `proxy.probe.probe`
-    does with `max_frames` (pass the proxy's frame limit, so what is accepted here can be
-    rendered there). The probe decides every one of these, as it does for the proxy.
+    SourceTooLarge (422) for a canvas of more pixels than `max_pixels`; TooManyFrames and
+    AnimationTooLarge (422) for an animation over the `animation` limits (frames, and
+    frames x canvas), decided from the header, so every frame accepted is served. The probe
+    decides every one of these, as it does for the proxy.
     `with_placeholder` False skips the placeholder (its cost is measured against that:
     `python -m loadtest.placeholder_cost`).
     """
     if sniff(data) is SourceFormat.TIFF:  # refused before any TIFF parser sees it
         raise UnsupportedMedia(f"TIFF images are not accepted: {_ACCEPTED_HINT}")
     try:
-        info = probe(data, max_pixels=max_pixels, max_frames=max_frames)
+        info = probe(data, max_pixels=max_pixels, max_frames=1)
     except UnsupportedCoding as error:
         raise UnsupportedCoding(f"{error.message}: {_CODING_HINT}") from error
     except UnsupportedMedia as error:
@@ -89,9 +93,10 @@ def inspect_upload(
     if info.format not in ACCEPTED_FORMATS:
         raise UnsupportedMedia(f"{info.format.name} images are not accepted: {_ACCEPTED_HINT}")
 
-    frames = info.pages if max_frames is None else max(1, min(info.pages, max_frames))
+    if animation is not None:
+        check_upload(info, animation)
     try:
-        decoded = decode_all(data, info, frames)
+        decoded = decode_all(data, info, info.pages)
     except PixgateError as error:
         detail = str(error.__cause__)
         logger.info("event=upload_undecodable format=%s detail=%r", info.format.value, detail)
@@ -105,6 +110,8 @@ def inspect_upload(
         pages=info.pages,
         exif=decode_exif(decoded, keep_gps=keep_gps),  # the loader's metadata flows through
         placeholder=placeholder_of(decoded) if with_placeholder else None,
+        duration_ms=info.duration_ms,
+        loop=info.loop,
     )
 
 

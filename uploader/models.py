@@ -30,3 +30,6 @@ class ImageRecord:
     # from before they were computed, until `pixgate backfill-placeholders` fills them.
     thumbhash: str | None = None  # standard base64 of the ThumbHash bytes
     dominant_color: str | None = None  # "#rrggbb"
+    frames: int = 1  # frames of an animation (1: a still)
+    duration_ms: int = 0  # one pass of an animation, from its frame delays
+    loop: int = 0  # times an animation plays; 0 forever

@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TypeVar
 
+from proxy.animation import AnimationLimits
 from proxy.errors import Forbidden, NotFound, PixgateError, Unavailable
 from proxy.ids import storage_key_for
 from proxy.metrics import Metrics
@@ -53,7 +54,7 @@ class Upload:
 @dataclass(frozen=True, slots=True)
 class UploadLimits:
     max_pixels: int
-    max_frames: int
+    animation: AnimationLimits
     keep_gps: bool
 
 
@@ -123,6 +124,9 @@ class UploadService:
             exif=inspected.exif,
             thumbhash=None if placeholder is None else placeholder.thumbhash,
             dominant_color=None if placeholder is None else placeholder.dominant_color,
+            frames=inspected.pages,
+            duration_ms=inspected.duration_ms,
+            loop=inspected.loop,
         )
         # The write and the row commit together or not at all, even if the client goes away.
         return await _finish_even_if_cancelled(self._store(record, data))
@@ -210,7 +214,7 @@ def _inspect_and_hash(data: bytes, limits: UploadLimits) -> tuple[Inspected, str
         data,
         max_pixels=limits.max_pixels,
         keep_gps=limits.keep_gps,
-        max_frames=limits.max_frames,
+        animation=limits.animation,
     )
     return inspected, hashlib.sha256(data).hexdigest()
 

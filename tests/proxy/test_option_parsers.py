@@ -69,6 +69,7 @@ def test_option_names_cover_every_option_and_alias() -> None:
         **dict.fromkeys(("cachebuster", "cb"), "cachebuster"),
         **dict.fromkeys(("expires", "exp"), "expires"),
         **dict.fromkeys(("max_bytes", "mb"), "max_bytes"),
+        **dict.fromkeys(("page", "pg"), "page"),
         **dict.fromkeys(("preset", "pr"), "preset"),
     }
 
@@ -152,6 +153,8 @@ EVERY_OPTION = [
     ("expires:0", Options(expires=None)),
     ("mb:1048576", Options(max_bytes=1048576)),
     ("max_bytes:0", Options(max_bytes=0)),
+    ("pg:0", Options(page=0)),
+    ("page:12", Options(page=12)),
 ]
 
 
@@ -270,6 +273,8 @@ BAD_VALUES = [
     ("exp:-1", "option 'exp' (expires): expected an integer of at least 0, got '-1'"),
     ("exp:soon", "option 'exp' (expires)"),
     ("mb:-1", "option 'mb' (max_bytes)"),
+    ("pg:-1", "option 'pg' (page)"),
+    ("page:100001", "option 'page'"),
     ("pr:", "option 'pr' (preset): unknown preset ''"),
     ("pr:nope", "option 'pr' (preset): unknown preset 'nope'"),
     ("zoom:2", "unknown option 'zoom'"),

@@ -9,6 +9,7 @@ import pyvips
 
 from loadtest.harness import imagegen
 from proxy import pipeline
+from proxy.animation import AnimationLimits
 from proxy.errors import PixgateError, Unprocessable
 from proxy.options import Options
 from proxy.pipeline import PipelineConfig, transform
@@ -20,6 +21,7 @@ CONFIG = PipelineConfig(
     limits=Limits(max_output_pixels=25_000_000, max_animation_frames=100),
     encoder=EncoderDefaults(),
     max_src_pixels=50_000_000,
+    animation=AnimationLimits(max_upload_frames=1000, max_pixels=125_000_000, capped_frames=100),
 )
 
 

@@ -76,12 +76,12 @@ FORMAT_CASES: dict[str, tuple[Callable[[], bytes], SourceInfo]] = {
     "gif-still": (partial(imagegen.still_gif, 40, 30), SourceInfo(GIF, 40, 30, has_alpha=True)),
     "gif-animated": (
         partial(imagegen.animated_gif, 40, 30, 5),
-        SourceInfo(GIF, 40, 30, has_alpha=True, pages=5),
+        SourceInfo(GIF, 40, 30, has_alpha=True, pages=5, delays=(100,) * 5),
     ),
     "webp-still": (_webp_still, SourceInfo(WEBP, 40, 30)),
     "webp-animated": (
         partial(imagegen.animated_webp, 40, 30, 3),
-        SourceInfo(WEBP, 40, 30, pages=3),
+        SourceInfo(WEBP, 40, 30, pages=3, delays=(100,) * 3),
     ),
     "tiff": (partial(imagegen.tiff, 40, 30), SourceInfo(TIFF, 40, 30)),
     "avif": (_avif, SourceInfo(AVIF, 40, 30)),

@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from loadtest.harness import imagegen
+from proxy.animation import AnimationLimits
 from proxy.errors import PixgateError, Unprocessable, UnsupportedCoding, UnsupportedMedia
 from proxy.probe import gif_cut_short
 from tests import codings
@@ -247,23 +248,38 @@ def test_pixel_limit_is_checked_from_the_header() -> None:
         inspect_upload(data, max_pixels=119_999, keep_gps=False)
 
 
-LIMIT_CASES = {
-    "all-frames-counted": (None, False),
-    "frames-beyond-the-limit-ignored": (2, True),
+# 5 frames of 40x30 (1200 pixels each): limits -> the refusal's code, or None (accepted)
+ANIMATION_LIMITS: dict[str, tuple[AnimationLimits, str | None]] = {
+    "within-both": (AnimationLimits(5, 6000, 1), None),
+    "one-frame-too-many": (AnimationLimits(4, 10**9, 100), "too_many_frames"),
+    "one-pixel-too-many": (AnimationLimits(1000, 5999, 100), "animation_too_large"),
 }
 
 
-@pytest.mark.parametrize(("max_frames", "accepted"), LIMIT_CASES.values(), ids=LIMIT_CASES.keys())
-def test_animation_pixels_counted_as_the_proxy_counts(
-    max_frames: int | None, accepted: bool
-) -> None:
-    data = imagegen.animated_gif(40, 30, 5)  # 1200 pixels a frame
-    if accepted:
-        inspected = inspect_upload(data, max_pixels=2400, keep_gps=False, max_frames=max_frames)
-        assert inspected.pages == 5
-    else:
-        with pytest.raises(Unprocessable, match="5 frames"):
-            inspect_upload(data, max_pixels=2400, keep_gps=False, max_frames=max_frames)
+@pytest.mark.parametrize(("limits", "code"), ANIMATION_LIMITS.values(), ids=ANIMATION_LIMITS.keys())
+def test_animation_limits_count_every_frame(limits: AnimationLimits, code: str | None) -> None:
+    """An upload is kept whole or refused naming the limit: never accepted and cut short."""
+    data = imagegen.animated_gif(40, 30, 5)
+    if code is None:
+        inspected = inspect_upload(data, max_pixels=1200, keep_gps=False, animation=limits)
+        assert (inspected.pages, inspected.duration_ms, inspected.loop) == (5, 500, 0)
+        return
+    with pytest.raises(Unprocessable) as caught:
+        inspect_upload(data, max_pixels=1200, keep_gps=False, animation=limits)
+    assert (caught.value.status, caught.value.code) == (422, code)
+    setting = {
+        "too_many_frames": "MAX_UPLOAD_FRAMES",
+        "animation_too_large": "MAX_ANIMATION_PIXELS",
+    }
+    assert f"PIXGATE_{setting[code]}" in caught.value.message
+    assert "5 frames" in caught.value.message
+
+
+def test_canvas_is_checked_per_frame() -> None:
+    data = imagegen.animated_gif(40, 30, 5)
+    with pytest.raises(Unprocessable, match="exceeds 1199 pixels") as caught:
+        inspect_upload(data, max_pixels=1199, keep_gps=False)
+    assert caught.value.code == "source_too_large"
 
 
 def test_camera_jpeg_yields_decoded_exif() -> None:

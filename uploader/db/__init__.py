@@ -26,6 +26,7 @@ __all__ = [
     "Migration",
     "RepositoryError",
     "RepositoryUnavailable",
+    "animation_fields",
     "exif_to_json",
     "record_from_row",
     "require_aware",
@@ -116,6 +117,13 @@ def validate_placeholder(thumbhash: str | None, dominant_color: str | None) -> N
         raise ValueError("thumbhash must be standard base64 of a ThumbHash")
     if dominant_color is not None and not _COLOR_HEX.fullmatch(dominant_color):
         raise ValueError("dominant_color must be #rrggbb in lowercase hex")
+
+
+def animation_fields(record: ImageRecord) -> tuple[int, int, int]:
+    """The animation columns, in COLUMNS order, after deleted_at."""
+    if record.frames < 1 or record.duration_ms < 0 or record.loop < 0:
+        raise ValueError("frames must be positive, duration_ms and loop not negative")
+    return record.frames, record.duration_ms, record.loop
 
 
 def exif_to_json(exif: dict[str, Any]) -> str:

@@ -30,6 +30,7 @@ from uploader.db import (
     Migration,
     RepositoryError,
     RepositoryUnavailable,
+    animation_fields,
     exif_to_json,
     record_from_row,
     require_aware,
@@ -57,7 +58,7 @@ _INSERT_ATTEMPTS = 3
 
 _INSERT = (
     "INSERT INTO images (" + COLUMN_LIST + ")"
-    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s, NULL, %s, %s)"
+    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s, NULL, %s, %s, %s, %s, %s)"
     " ON CONFLICT ((COALESCE(owner, '')), sha256) WHERE deleted_at IS NULL DO NOTHING"
 )
 _SELECT_LIVE = "SELECT " + COLUMN_LIST + " FROM images WHERE image_id = %s AND deleted_at IS NULL"
@@ -106,6 +107,7 @@ class PostgresRepository:
             stored.uploaded_at,
             stored.thumbhash,
             stored.dominant_color,
+            *animation_fields(stored),
         )
         # ON CONFLICT waits for a concurrent insert of the same key to commit, then does
         # nothing: no error, no aborted statement; the winner is read in a second statement.

@@ -29,6 +29,7 @@ from uploader.db import (
     Migration,
     RepositoryError,
     RepositoryUnavailable,
+    animation_fields,
     exif_to_json,
     record_from_row,
     require_aware,
@@ -51,7 +52,7 @@ _T = TypeVar("_T")
 
 _INSERT = (
     "INSERT INTO images (" + COLUMN_LIST + ")"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?)"
     " ON CONFLICT (COALESCE(owner, ''), sha256) WHERE deleted_at IS NULL DO NOTHING"
 )
 _SELECT_LIVE = "SELECT " + COLUMN_LIST + " FROM images WHERE image_id = ? AND deleted_at IS NULL"
@@ -120,6 +121,7 @@ class SqliteRepository:
             _text(now),
             stored.thumbhash,
             stored.dominant_color,
+            *animation_fields(stored),
         )
 
         def insert(conn: sqlite3.Connection) -> ImageRecord | None:
