@@ -208,6 +208,25 @@ def animated_webp(width: int, height: int, count: int = 4) -> bytes:
     return bytes(animation(_frames(width, height, count)).webpsave_buffer(lossless=True))
 
 
+def panning(width: int, height: int, count: int, *, delay_ms: int = 40, loop: int = 0) -> Any:
+    """A photographic animation: a camera panning across `landscape` (sky, hills, grain),
+    `count` distinct frames of `width`x`height`, each shown `delay_ms`, played `loop` times."""
+    scene = landscape(width * 3, height * 2).copy_memory()
+    frames = []
+    for index in range(count):
+        left = (scene.width - width) * index // max(1, count - 1)
+        top = (scene.height - height) * (index % 60) // 120  # a slow tilt, back and forth
+        frames.append(scene.crop(left, top, width, height))
+    roll = animation(frames, delay_ms=delay_ms)
+    roll.set_type(pyvips.GValue.gint_type, "loop", loop)
+    return roll
+
+
+def panning_gif(width: int, height: int, count: int, *, delay_ms: int = 40, loop: int = 0) -> bytes:
+    """`panning` as a GIF, quantised frame by frame (libvips' default effort and dither)."""
+    return bytes(panning(width, height, count, delay_ms=delay_ms, loop=loop).gifsave_buffer())
+
+
 def still_gif(width: int, height: int) -> bytes:
     return bytes(quadrants(width, height).gifsave_buffer())
 

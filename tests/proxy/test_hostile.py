@@ -233,3 +233,4 @@ async def test_thousands_of_frames_are_cut_to_the_frame_limit(
     assert response.status == 200, body[:300]
     image = assert_clean_image(body, content_type)
     assert image.get("n-pages") == MAX_FRAMES
+    assert response.headers["X-Pixgate-Frames-Dropped"] == str(5000 - MAX_FRAMES)

@@ -295,3 +295,56 @@ async def test_placeholder_colour_and_thumbhash_are_painted_before_the_photo(
         "() => getComputedStyle(document.querySelector('.swatch')).opacity === '0'"
     )
     assert problems == []
+
+
+# Runs in the page: decodes what the <img> shows with WebCodecs' ImageDecoder, as Chromium
+# decodes it for display: the type, the frames and each frame's duration (microseconds).
+_DECODE_SHOWN_IMAGE = """async () => {
+    const img = document.querySelector('#photo');
+    // fetch() sends */*; ask as the <img> did (Chromium's Accept for images).
+    const accept = 'image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8';
+    const response = await fetch(img.currentSrc, {headers: {Accept: accept}});
+    const type = response.headers.get('content-type');
+    const decoder = new ImageDecoder({data: await response.arrayBuffer(), type});
+    await decoder.tracks.ready;
+    const track = decoder.tracks.selectedTrack;
+    const durations = [];
+    for (let index = 0; index < track.frameCount; index++) {
+        const {image} = await decoder.decode({frameIndex: index});
+        durations.push(image.duration);
+        image.close();
+    }
+    return {type, animated: track.animated, frames: track.frameCount,
+            repetitions: track.repetitionCount, durations};
+}"""
+
+
+async def test_animated_image_page_shows_every_frame(
+    site: Site, new_context: ContextFactory, http: aiohttp.ClientSession
+) -> None:
+    frames = [imagegen.solid(120, 80, colour) for colour in imagegen.FRAME_COLOURS] * 5
+    roll = imagegen.animation(frames, delay_ms=120)
+    image_id = (await upload_image(http, site, bytes(roll.gifsave_buffer())))["image_id"]
+    page = await (await new_context()).new_page()
+    served: list[Response] = []
+    link = re.escape(f"{site.base_url}/{image_id}_") + "[sml]"
+    page.on("response", lambda r: served.append(r) if re.fullmatch(link, r.url) else None)
+    await page.goto(f"{site.base_url}/v/{image_id}")
+    await page.wait_for_selector("#frame.is-loaded")
+    assert [response.headers["content-type"] for response in served] == ["image/webp"]
+
+    shown = await page.evaluate(_DECODE_SHOWN_IMAGE)
+    # Chromium asks for AVIF first; an animation is negotiated to animated WebP.
+    assert shown["type"] == "image/webp"
+    assert shown["animated"] is True
+    assert shown["frames"] == 30
+    assert shown["repetitions"] == float("inf")  # loop 0: forever
+    assert shown["durations"] == [120_000] * 30
+
+    # And the page itself animates: screenshots of the <img> a moment apart differ.
+    photo = page.locator("#photo")
+    seen = {await photo.screenshot()}
+    for _ in range(10):
+        await page.wait_for_timeout(100)
+        seen.add(await photo.screenshot())
+    assert len(seen) > 1
