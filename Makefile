@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test test-fast lint typecheck unit bench bench-proxy bench-peers clean pg docs nginx wrk edge loadtest browser screenshots soak
+.PHONY: install run test test-fast lint typecheck unit bench bench-proxy bench-peers bench-anim clean pg docs nginx wrk edge loadtest browser screenshots soak
 
 install: $(STAMP)
 
@@ -89,6 +89,12 @@ test-fast: install
 # upload section (loadtest.bench, ~3 min), then bench-peers below.
 bench: install nginx wrk
 	$(BIN)/python -m loadtest.bench
+	$(BIN)/python -m loadtest.anim_bench
+
+# Only the animation section: long GIFs to animated WebP against the bare libvips loop,
+# memory of 4 at once, bytes and timing kept (about 2 minutes; 2 more the first time).
+bench-anim: install
+	$(BIN)/python -m loadtest.anim_bench
 
 # pixgate vs the bare pyvips loop, thumbor and ipx (installed into var/peers on first use),
 # cost vs source size, memory under 24 MP, edge cache hits vs static nginx; about 7 minutes.
