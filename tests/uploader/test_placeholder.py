@@ -248,7 +248,7 @@ def test_invalid_input_is_refused() -> None:
 def test_inspection_computes_the_placeholder_from_its_small_image(
     make: Callable[[], bytes], expected_colour: str | None, landscape: bool
 ) -> None:
-    inspected = inspect_upload(make(), max_pixels=50_000_000, keep_gps=False, max_frames=100)
+    inspected = inspect_upload(make(), max_pixels=50_000_000, keep_gps=False)
     placeholder = inspected.placeholder
     assert placeholder is not None
     hash_bytes = decode_thumbhash_text(placeholder.thumbhash)
@@ -263,9 +263,7 @@ def test_halves_jpeg_dominant_colour_is_the_larger_half() -> None:
     upright = imagegen.halves(300, 200, left=(255, 0, 0), right=(0, 0, 255))
     # Two thirds red: put a red band over the blue half's left part.
     image = upright.insert(pyvips.Image.black(50, 200).new_from_image([255, 0, 0]), 150, 0)
-    inspected = inspect_upload(
-        imagegen.png(image), max_pixels=50_000_000, keep_gps=False, max_frames=100
-    )
+    inspected = inspect_upload(imagegen.png(image), max_pixels=50_000_000, keep_gps=False)
     assert inspected.placeholder is not None
     assert inspected.placeholder.dominant_color == "#ff0000"
 
