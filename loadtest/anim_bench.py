@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib.util
-import json
 import secrets
 import statistics
 import sys
@@ -37,6 +36,7 @@ from typing import Any
 import aiohttp
 import pyvips
 
+from loadtest import report as report_layer
 from loadtest.harness.imagegen import panning_gif
 from loadtest.processes import REPO, Server, run_pixgate
 from loadtest.procfs import family_cpu_seconds, peak_rss_bytes, reset_peak_rss
@@ -292,26 +292,40 @@ def _met(ok: bool) -> str:
     return "met" if ok else "MISSED"
 
 
-def report(results: AnimResults) -> str:
-    lines = [
+def report(results: AnimResults) -> list[report_layer.Block]:
+    """The section as blocks of the benchmarks' one report layer."""
+    header = report_layer.lines(
         f"Animations (libvips {results.libvips}, one libvips thread, median of "
-        f"{results.rounds} alternating rounds, load average {results.loadavg} at the start), "
-        "`_m` link (fit 500 px) as animated WebP; CPU s (wall s):",
-        "| Source | Frames | bare libvips | pixgate | ratio CPU (wall) | WebP / GIF bytes "
-        "| delays + loop |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for t in results.timings:
-        lines.append(
-            f"| {t.name}, {t.source_bytes:,} B | {t.frames} of {t.width}x{t.height} "
-            f"-> {t.output_frames} of {t.output_width}x{t.output_height} "
-            f"| {t.bare_cpu_s:.2f} ({t.bare_s:.2f}) | {t.pixgate_cpu_s:.2f} ({t.pixgate_s:.2f}) "
-            f"| {t.cpu_ratio:.2f} ({t.ratio:.2f}) | {t.byte_ratio:.3f} "
-            f"({t.output_bytes:,} B) | {'identical' if t.timing_identical else 'DIFFER'} |"
+        f"{results.rounds} alternating rounds, load average {results.loadavg} at the start): "
+        "the `_m` link (fit 500 px) as animated WebP against the bare libvips loop; "
+        "CPU s (wall s)."
+    )
+    columns = (
+        report_layer.Column("source", 38, "<"),
+        report_layer.Column("frames", 34, "<"),
+        report_layer.Column("bare libvips", 14),
+        report_layer.Column("pixgate", 14),
+        report_layer.Column("ratio CPU (wall)", 18),
+        report_layer.Column("WebP / GIF bytes", 24),
+        report_layer.Column("delays + loop", 14),
+    )
+    rows = [
+        (
+            f"{t.name}, {t.source_bytes:,} B",
+            f"{t.frames} of {t.width}x{t.height} -> {t.output_frames} of "
+            f"{t.output_width}x{t.output_height}",
+            f"{t.bare_cpu_s:.2f} ({t.bare_s:.2f})",
+            f"{t.pixgate_cpu_s:.2f} ({t.pixgate_s:.2f})",
+            f"{t.cpu_ratio:.2f} ({t.ratio:.2f})",
+            f"{t.byte_ratio:.3f} ({t.output_bytes:,} B)",
+            "identical" if t.timing_identical else "DIFFER",
         )
+        for t in results.timings
+    ]
     pan = results.timings[0]
     c = results.concurrent
-    lines += [
+    rss_mb = c.peak_rss_mb * 1.048576
+    targets = report_layer.lines(
         f"{c.requests} at once: {c.seconds:.1f} s, server peak RSS {c.peak_rss_mb:.0f} MiB, "
         f"every response whole: {c.all_whole}",
         "Targets:",
@@ -321,13 +335,13 @@ def report(results: AnimResults) -> str:
         f"  pan under {SECONDS_TARGET:g} s on one core: CPU {pan.pixgate_cpu_s:.2f} s "
         f"{_met(pan.pixgate_cpu_s < SECONDS_TARGET)}, wall {pan.pixgate_s:.2f} s "
         f"{_met(pan.pixgate_s < SECONDS_TARGET)}",
-        f"  peak RSS under {RSS_TARGET_MB:g} MB for {c.requests} at once: "
-        f"{c.peak_rss_mb * 1.048576:.0f} MB {_met(c.peak_rss_mb * 1.048576 < RSS_TARGET_MB)}",
+        f"  peak RSS under {RSS_TARGET_MB:g} MB for {c.requests} at once: {rss_mb:.0f} MB "
+        f"{_met(rss_mb < RSS_TARGET_MB)}",
         f"  photographic WebP at most {BYTES_TARGET}x the GIF's bytes: {pan.byte_ratio:.3f} "
         f"{_met(pan.byte_ratio <= BYTES_TARGET)}; delays and loop identical: "
         f"{_met(pan.timing_identical)}",
-    ]
-    return "\n".join(lines)
+    )
+    return [header, report_layer.table(rows, columns, gap=" ", rule=True), targets]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -340,9 +354,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = asyncio.run(
         run(args.rounds, args.output.parent / "anim", args.output.parent / "pixgate-anim.log")
     )
-    print(report(results))
-    args.output.write_text(json.dumps(results.as_dict(), indent=2) + "\n")
-    print(f"  results: {args.output}")
+    blocks = report(results)
+    print("\n".join(report_layer.text(blocks)))
+    report_layer.write(args.output, results.as_dict(), blocks)
+    print(f"  results: {args.output} (and {args.output.with_suffix('.md').name})")
     return 0
 
 
