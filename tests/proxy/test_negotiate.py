@@ -146,3 +146,21 @@ def test_any_accept_header_gives_the_format_of_its_class(
     assert choose_format(None, canonical, source) == (chosen, True)
     if source.animated:
         assert chosen is not OutputFormat.AVIF
+
+
+# The Accept the edge sends pixgate for each of its classes (config/edge/nginx.conf).
+EDGE_CLASSES = {
+    "avif": ("image/avif,image/webp,*/*", OutputFormat.WEBP),
+    "webp": ("image/webp,*/*", OutputFormat.WEBP),
+    "other": ("*/*", OutputFormat.GIF),
+}
+
+
+@pytest.mark.parametrize(("accept", "expected"), EDGE_CLASSES.values(), ids=EDGE_CLASSES.keys())
+def test_animations_through_the_edge_classes(accept: str, expected: OutputFormat) -> None:
+    """Each class the edge keys its cache on gets one animated format: never AVIF, which
+    libvips cannot write as a sequence; and a still of the animation is a still's format."""
+    animation = SourceInfo(SourceFormat.GIF, 40, 30, has_alpha=True, pages=12)
+    assert choose_format(None, accept, animation) == (expected, True)
+    still = SourceInfo(SourceFormat.GIF, 40, 30, has_alpha=True)
+    assert choose_format(None, accept, still)[0] is not OutputFormat.GIF or accept == "*/*"

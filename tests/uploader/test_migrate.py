@@ -175,8 +175,10 @@ async def test_placeholders_migration_keeps_old_rows_and_checks_values(
     first = load_migrations(backend.dialect)[:1]
     await backend.apply_migrations(repository_url, first, 5.0)
     execute(repository_url, _OLD_ROW)
-    assert await migrate(repository_url) == ["0003_placeholders"]
+    assert await migrate(repository_url) == ALL_VERSIONS[1:]
     assert query(repository_url, "SELECT thumbhash, dominant_color FROM images") == [(None, None)]
+    # Rows from before the animation columns read as stills.
+    assert query(repository_url, "SELECT frames, duration_ms, loop FROM images") == [(1, 0, 0)]
     update = f"UPDATE images SET {assignment} WHERE image_id = 'img_old'"
     if accepted:
         execute(repository_url, update)
