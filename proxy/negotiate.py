@@ -27,7 +27,8 @@ def choose_format(
         return requested, False
     accepted = accepted_types(accept)
     if source.animated:
-        # libvips cannot write animated AVIF: keep the animation in WebP or GIF.
+        # libvips writes an animation's frames to AVIF as separate items, not an `avis`
+        # sequence browsers play: keep the animation in WebP or GIF.
         return (OutputFormat.WEBP if _WEBP in accepted else OutputFormat.GIF), True
     if _AVIF in accepted:
         return OutputFormat.AVIF, True

@@ -265,11 +265,13 @@ def _frames(
     options: Options, source: SourceInfo, output_format: OutputFormat, limits: Limits
 ) -> tuple[int, int]:
     """Frames to render and the first one: all (up to the limit) for an animated output,
-    else the one `page` names (the last one past the end), else the first."""
+    else the one `page` names (the last one kept past the end: a GIF decoder goes through
+    every frame before it, so the limit bounds a still's cost too), else the first."""
     if not source.animated:
         return 1, 0
     if options.page is not None:
-        return 1, min(options.page, source.pages - 1)
+        last = max(1, min(source.pages, limits.max_animation_frames)) - 1
+        return 1, min(options.page, last)
     if output_format.animated:
         return max(1, min(source.pages, limits.max_animation_frames)), 0
     return 1, 0

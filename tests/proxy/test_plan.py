@@ -518,3 +518,25 @@ def test_plans_are_always_consistent(
         if rotate in (90, 270):
             src_w, src_h = src_h, src_w
         assert thumb_w <= src_w and thumb_h <= src_h
+
+
+# page asked, pages in the source, frames the source may decode -> (frames, page) planned
+PAGE_CASES = {
+    "first": (0, 12, 100, (1, 0)),
+    "middle": (7, 12, 100, (1, 7)),
+    "past-the-end-is-the-last": (99, 12, 100, (1, 11)),
+    "past-the-limit-is-the-last-kept": (4999, 5000, 100, (1, 99)),
+    "all-frames-without-page": (None, 12, 100, (12, 0)),
+}
+
+
+@pytest.mark.parametrize(
+    ("page", "pages", "max_frames", "expected"), PAGE_CASES.values(), ids=PAGE_CASES.keys()
+)
+def test_page_is_one_frame_within_the_frame_limit(
+    page: int | None, pages: int, max_frames: int, expected: tuple[int, int]
+) -> None:
+    limits = Limits(max_output_pixels=50_000_000, max_animation_frames=max_frames)
+    gif = source(pages=pages, fmt=SourceFormat.GIF)
+    plan = plan_for(Options(page=page), gif, OutputFormat.WEBP, limits)
+    assert (plan.frames, plan.page) == expected
