@@ -15,7 +15,7 @@ from uploader.db.sqlite import sqlite_path
 from uploader.migrate import load_migrations, migrate
 from uploader.repository import backend_for
 
-ALL_VERSIONS = ["0001_create_images", "0003_placeholders"]
+ALL_VERSIONS = ["0001_create_images", "0002_views", "0003_placeholders"]
 
 
 def query(url: str, sql: str) -> list[tuple[object, ...]]:

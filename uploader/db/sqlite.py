@@ -74,6 +74,7 @@ _SET_PLACEHOLDER = (
     " WHERE image_id = ? AND thumbhash IS NULL AND deleted_at IS NULL"
 )
 _CHECK = "SELECT 1 FROM images LIMIT 0"
+_TOTAL_VIEWS = "SELECT coalesce(sum(views), 0) FROM image_views WHERE image_id = ?"
 
 _CREATE_SCHEMA_MIGRATIONS = (
     "CREATE TABLE IF NOT EXISTS schema_migrations ("
@@ -166,6 +167,10 @@ class SqliteRepository:
         validate_placeholder(thumbhash, dominant_color)
         params = (thumbhash, dominant_color, image_id)
         return await self._run(lambda conn: conn.execute(_SET_PLACEHOLDER, params).rowcount == 1)
+
+    async def total_views(self, image_id: str) -> int:
+        row = await self._run(lambda conn: conn.execute(_TOTAL_VIEWS, (image_id,)).fetchone())
+        return int(row[0])
 
     async def check(self) -> None:
         await self._run(lambda conn: conn.execute(_CHECK))
