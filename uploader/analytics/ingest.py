@@ -154,12 +154,10 @@ class LogIngester:
             if found is None:
                 return self.totals  # no log at all yet
             file, same_content = found
-            if position is None or file.identity != (position.device, position.inode):
-                # Another file: the copy of the one read (same content, same offset), or a
-                # new one read from its start.
-                position = (
-                    self._adopt(position, file) if same_content else self._start(position, file)
-                )
+            if position is None or not same_content:
+                position = self._start(position, file)  # a new file: from its start
+            elif file.identity != (position.device, position.inode):
+                position = self._adopt(position, file)  # the copy of the file read: same offset
             position = self._read(file, position, final=False)
             if self._is_live(file, position):
                 return self.totals
