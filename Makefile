@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test test-fast lint typecheck unit bench bench-proxy bench-peers clean pg docs nginx wrk edge loadtest browser screenshots soak
+.PHONY: install run test test-fast lint typecheck unit bench bench-proxy bench-peers bench-ingest clean pg docs nginx wrk edge loadtest browser screenshots soak
 
 install: $(STAMP)
 
@@ -89,6 +89,12 @@ test-fast: install
 # upload section (loadtest.bench, ~3 min), then bench-peers below.
 bench: install nginx wrk
 	$(BIN)/python -m loadtest.bench
+	$(BIN)/python -m loadtest.ingest_bench
+
+# Log ingestion (`pixgate analytics ingest`) on one core, each log format, SQLite and
+# PostgreSQL, against a bare decode loop; about 2 minutes. Figures in var/bench/ingest.json.
+bench-ingest: install pg
+	$(BIN)/python -m loadtest.ingest_bench
 
 # pixgate vs the bare pyvips loop, thumbor and ipx (installed into var/peers on first use),
 # cost vs source size, memory under 24 MP, edge cache hits vs static nginx; about 7 minutes.

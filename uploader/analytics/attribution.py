@@ -9,8 +9,9 @@
   (plain, base64, ``local:///``, ``s3://``) the URL used.
 
 Signatures are not checked: the edge's status already says whether the proxy accepted the
-URL, and only successful requests are attributed. Results are remembered in a bounded
-cache, since a site's URIs repeat (a few sizes and formats of each image).
+URL, and only successful requests are attributed. A direct link costs one regular
+expression; the answers for other URIs, which cost a parse, are kept in a bounded cache
+(a site's signed URLs repeat: a few sizes and formats of each image).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from functools import lru_cache
 
 from proxy.direct import DIRECT_PATH
 from proxy.errors import PixgateError
-from proxy.ids import ID_PREFIX, is_image_id, storage_key_for
+from proxy.ids import is_image_id, storage_key_for
 from proxy.sources import resolve_source
 from proxy.urlpath import parse_target
 
@@ -43,16 +44,21 @@ class Attributor:
         self._storage_url = storage_url
         self._allowed_sources = allowed_sources
         self._presets = presets
-        self.image_id = lru_cache(maxsize=cache_size)(self._image_id)
+        self._signed = lru_cache(maxsize=cache_size)(self._signed_source_id)
 
-    def _image_id(self, uri: str) -> str | None:
-        path, _, _query = uri.partition("?")
+    def image_id(self, uri: str) -> str | None:
+        path = uri.partition("?")[0]
         direct = DIRECT_PATH.fullmatch(path)
         if direct is not None:
             return direct.group(1)
-        if ID_PREFIX not in uri and "/" not in path[1:]:
+        if "/" not in path[1:]:
             return None  # neither a direct link nor /{signature}/...: a page or an asset
-        return self._signed_source_id(uri)
+        return self._signed(uri)
+
+    def cache_info(self) -> tuple[int, int, int | None, int]:
+        """(hits, misses, maxsize, currsize) of the signed-URL cache."""
+        info = self._signed.cache_info()
+        return (info.hits, info.misses, info.maxsize, info.currsize)
 
     def _signed_source_id(self, uri: str) -> str | None:
         try:

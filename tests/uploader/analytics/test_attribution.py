@@ -78,7 +78,10 @@ def test_the_cache_is_bounded() -> None:
     attributor = Attributor("file:///srv/media", (), {}, cache_size=8)
     for n in range(100):
         attributor.image_id(f"/sig/w:{n + 1}/plain/originals/{ID}")
-    assert attributor.image_id.cache_info().currsize == 8  # type: ignore[attr-defined]
+    hits, misses, maxsize, currsize = attributor.cache_info()
+    assert (misses, maxsize, currsize) == (100, 8, 8)
+    attributor.image_id(f"/sig/w:100/plain/originals/{ID}")
+    assert attributor.cache_info()[0] == hits + 1
 
 
 @given(st.text(max_size=200))
