@@ -27,6 +27,7 @@ SERVICE_MODULES = frozenset(
         "tests/pixgate/test_roles.py",
         "tests/proxy/test_shutdown.py",
         "tests/uploader/analytics/test_crash.py",
+        "tests/uploader/analytics/test_follow.py",
         "tests/uploader/test_faults.py",
         "tests/uploader/test_hostile_uploads.py",
         "tests/web/test_pages.py",

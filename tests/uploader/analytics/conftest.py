@@ -66,11 +66,13 @@ def query(url: str, sql: str, params: Sequence[object] = ()) -> list[tuple[objec
     if url.startswith("sqlite:"):
         conn = sqlite3.connect(sqlite_path(url))
         try:
-            return conn.execute(sql.replace("%s", "?"), tuple(params)).fetchall()
+            with conn:
+                return conn.execute(sql.replace("%s", "?"), tuple(params)).fetchall()
         finally:
             conn.close()
     with psycopg.connect(url) as pg:
-        return pg.execute(sql.encode(), tuple(params)).fetchall()
+        cursor = pg.execute(sql.encode(), tuple(params))
+        return cursor.fetchall() if cursor.description else []
 
 
 def views(url: str) -> dict[str, int]:
