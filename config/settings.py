@@ -343,7 +343,8 @@ class Settings:
         parsers.storage_prices,
         "USD per GB-month of each storage class of the originals' lifecycle rule, for the "
         "storage cost per image (`pixgate analytics report`, the ingester's metrics); the "
-        "default is S3's us-east-1 list price (docs/capacity.md has its date).",
+        "defaults are S3's us-east-1 list prices (README, Views and edge figures, has their "
+        "date).",
     )
     analytics_batch_lines: int = setting(
         "PIXGATE_ANALYTICS_BATCH_LINES",

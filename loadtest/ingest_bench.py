@@ -149,6 +149,14 @@ def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _rss_mib() -> float:
+    """Resident memory now (VmRSS), where the peak (VmHWM) includes the imports' passing use."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return _peak_rss_mib()
+
+
 def child_baseline(log_format: str, log: Path) -> dict[str, Any]:
     _pin_to_one_core()
     decode: Callable[[bytes], Any] = (
@@ -175,7 +183,7 @@ def child_ingest(log_format: str, log: Path, url: str, batch_lines: int) -> dict
     from uploader.analytics.store import open_store
 
     _pin_to_one_core()
-    rss_before = _peak_rss_mib()
+    rss_before = _rss_mib()
     with open_store(url) as store:
         ingester = LogIngester(
             store,

@@ -105,16 +105,16 @@ class PostgresStore:
             rows = batch.view_rows()
             ids = sorted({image_id for image_id, _, _ in rows})
             live = {image_id for (image_id,) in cursor.execute(_LIVE_IDS, (ids,)).fetchall()}
-            kept = [row for row in rows if row[0] in live]
+            kept = sorted(row for row in rows if row[0] in live)
             if kept:
                 cursor.executemany(_ADD_VIEWS, kept)
             if batch.traffic:
                 cursor.executemany(
-                    _ADD_TRAFFIC, [(*key, *counts) for key, counts in batch.traffic.items()]
+                    _ADD_TRAFFIC, [(*key, *counts) for key, counts in sorted(batch.traffic.items())]
                 )
             if batch.latency:
                 cursor.executemany(
-                    _ADD_LATENCY, [(*key, count) for key, count in batch.latency.items()]
+                    _ADD_LATENCY, [(*key, count) for key, count in sorted(batch.latency.items())]
                 )
             if before_commit is not None:
                 before_commit()

@@ -106,12 +106,14 @@ class SqliteStore:
                 raise PositionMoved(f"the position of {source} was moved by someone else")
             rows = batch.view_rows()
             live = self._live_ids(sorted({image_id for image_id, _, _ in rows}))
-            kept = [row for row in rows if row[0] in live]
+            kept = sorted(row for row in rows if row[0] in live)
             conn.executemany(_ADD_VIEWS, kept)
             conn.executemany(
-                _ADD_TRAFFIC, [(*key, *counts) for key, counts in batch.traffic.items()]
+                _ADD_TRAFFIC, [(*key, *counts) for key, counts in sorted(batch.traffic.items())]
             )
-            conn.executemany(_ADD_LATENCY, [(*key, count) for key, count in batch.latency.items()])
+            conn.executemany(
+                _ADD_LATENCY, [(*key, count) for key, count in sorted(batch.latency.items())]
+            )
             if before_commit is not None:
                 before_commit()
         added = sum(count for _, _, count in kept)

@@ -8,7 +8,9 @@ connection, no event loop.
 `commit` is the exactly-once step: in one transaction it moves the log's position from
 `expected` to `new` (refusing with PositionMoved if the stored position is not `expected`,
 so two ingesters on one log cannot both count it) and adds the batch's counts. Views of
-images that are deleted or unknown are dropped there, inside the same snapshot.
+images that are deleted or unknown are dropped there, inside the same snapshot. Rows are
+written in key order, so ingesters of different logs that add to the same rows (the same
+image and day, the same minute's figures) wait for each other but never deadlock.
 """
 
 from __future__ import annotations

@@ -36,9 +36,7 @@ def scrape(port: int) -> str:
         return ""
 
 
-def test_follow_counts_as_the_log_grows_and_exports_metrics(
-    images: Images, tmp_path: Path
-) -> None:
+def test_follow_counts_as_the_log_grows_and_exports_metrics(images: Images, tmp_path: Path) -> None:
     log = tmp_path / "access.log"
     textfile = tmp_path / "pixgate.prom"
     first, second = images.live

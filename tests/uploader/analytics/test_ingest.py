@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -216,3 +217,22 @@ async def test_edge_figures_are_stored_per_minute(images: Images, tmp_path: Path
     assert {row.cache_status for row in traffic} == {"HIT", "MISS", "-"}
     assert [(row.le_ms, row.requests) for row in latency] == [(2, 9)]
     assert DAY
+
+
+async def test_ingesters_of_different_logs_add_up_concurrently(
+    images: Images, tmp_path: Path
+) -> None:
+    """The same images and minutes in four logs, ingested at once in small batches: the rows
+    they share are written in key order, so nobody deadlocks and every view is there."""
+    first, second = images.live
+    logs = [tmp_path / f"edge{n}.log" for n in range(4)]
+    for n, log in enumerate(logs):
+        requests = [view(first if (n + k) % 3 else second, at=1_764_648_258 + k) for k in range(60)]
+        append(log, *requests)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        totals = list(pool.map(lambda log: ingest(images.url, log, batch_lines=7), logs))
+    assert sum(t.views for t in totals) == 240
+    counted = views(images.url)
+    assert sum(counted.values()) == 240
+    rows = query(images.url, "SELECT sum(requests) FROM edge_traffic")
+    assert int(str(rows[0][0])) == 240
