@@ -176,6 +176,26 @@ def child_baseline(log_format: str, log: Path) -> dict[str, Any]:
     }
 
 
+class _TimedStore:
+    """The store, with the wall time of its commits and the view rows they wrote."""
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+        self.seconds = 0.0
+        self.view_rows = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def commit(self, *args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return self._store.commit(*args, **kwargs)
+        finally:
+            self.seconds += time.perf_counter() - started
+            self.view_rows += len(args[3].views)
+
+
 def child_ingest(log_format: str, log: Path, url: str, batch_lines: int) -> dict[str, Any]:
     from uploader.analytics.attribution import Attributor
     from uploader.analytics.formats import FORMATS
@@ -184,7 +204,8 @@ def child_ingest(log_format: str, log: Path, url: str, batch_lines: int) -> dict
 
     _pin_to_one_core()
     rss_before = _rss_mib()
-    with open_store(url) as store:
+    with open_store(url) as opened:
+        store = _TimedStore(opened)
         ingester = LogIngester(
             store,
             log,
@@ -202,6 +223,8 @@ def child_ingest(log_format: str, log: Path, url: str, batch_lines: int) -> dict
         "skipped": totals.skipped,
         "cpu_seconds": cpu_seconds,
         "wall_seconds": wall,
+        "commit_seconds": store.seconds,
+        "view_rows": store.view_rows,
         "rss_start_mib": rss_before,
         "rss_peak_mib": _peak_rss_mib(),
     }
@@ -297,6 +320,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                                 "baseline_lines_per_cpu_second": round(base_rate),
                                 "ratio_to_baseline": round(rate / base_rate, 3),
                                 **{k: measured[k] for k in ("views", "batches", "skipped")},
+                                "view_rows": measured["view_rows"],
+                                "commit_seconds": round(measured["commit_seconds"], 2),
                                 "rss_start_mib": round(measured["rss_start_mib"], 1),
                                 "rss_peak_mib": round(measured["rss_peak_mib"], 1),
                             }
@@ -313,7 +338,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 HEADER = (
     f"{'format':<11}{'database':<11}{'lines':>10}{'lines/s CPU':>13}{'wall':>10}"
-    f"{'baseline':>11}{'ratio':>7}{'RSS start':>11}{'peak':>8}"
+    f"{'baseline':>11}{'ratio':>7}{'RSS start':>11}{'peak':>8}{'view rows':>11}{'commit s':>10}"
 )
 
 
@@ -322,7 +347,8 @@ def print_row(row: dict[str, Any]) -> None:
         f"{row['format']:<11}{row['database']:<11}{row['lines']:>10,}"
         f"{row['lines_per_cpu_second']:>13,}{row['lines_per_second_wall']:>10,}"
         f"{row['baseline_lines_per_cpu_second']:>11,}{row['ratio_to_baseline']:>7.2f}"
-        f"{row['rss_start_mib']:>9.0f}Mi{row['rss_peak_mib']:>6.0f}Mi",
+        f"{row['rss_start_mib']:>9.0f}Mi{row['rss_peak_mib']:>6.0f}Mi"
+        f"{row['view_rows']:>11,}{row['commit_seconds']:>10.2f}",
         flush=True,
     )
 

@@ -282,7 +282,7 @@ def parse_cloudflare(line: bytes) -> EdgeRequest | None:
     EdgeEndTimestamp (else EdgeTimeToFirstByteMs), EdgeResponseContentType and the
     ``accept`` of RequestHeaders when the job logs them."""
     try:
-        fields = json.loads(line)
+        fields = _JSON.decode(line.decode())
         start = _unix_seconds(fields["EdgeStartTimestamp"])
         method, uri = fields["ClientRequestMethod"], fields["ClientRequestURI"]
         status, sent = _count(fields["EdgeResponseStatus"]), _count(fields["EdgeResponseBytes"])
