@@ -15,6 +15,7 @@ from loadtest.harness.edgelogs import LoggedRequest
 from tests.uploader.analytics.conftest import Images, append, ingest, query, views
 from uploader.analytics.batch import Batch
 from uploader.analytics.store import Position, PositionMoved, open_store
+from uploader.repository import open_repository
 
 DAY = 86_400
 
@@ -216,7 +217,6 @@ async def test_edge_figures_are_stored_per_minute(images: Images, tmp_path: Path
     assert sum(row.unattributed for row in traffic) == 1
     assert {row.cache_status for row in traffic} == {"HIT", "MISS", "-"}
     assert [(row.le_ms, row.requests) for row in latency] == [(2, 9)]
-    assert DAY
 
 
 async def test_ingesters_of_different_logs_add_up_concurrently(
@@ -236,3 +236,16 @@ async def test_ingesters_of_different_logs_add_up_concurrently(
     assert sum(counted.values()) == 240
     rows = query(images.url, "SELECT sum(requests) FROM edge_traffic")
     assert int(str(rows[0][0])) == 240
+
+
+async def test_the_repository_reads_the_total_the_pages_show(
+    images: Images, tmp_path: Path
+) -> None:
+    log = tmp_path / "access.log"
+    first, second = images.live
+    append(log, view(first, at=1_764_648_258), view(first, at=1_764_648_258 + DAY))
+    ingest(images.url, log)
+    async with open_repository(images.url) as repository:
+        assert await repository.total_views(first) == 2  # two days, one total
+        assert await repository.total_views(second) == 0
+        assert await repository.total_views("img_00000000000000000000") == 0
