@@ -149,10 +149,9 @@ class LogIngester:
     def run_once(self) -> IngestTotals:
         """Count every complete line there is now, across rotations; return the totals."""
         position = self._store.position(self._source)
-        while True:
-            found = self._locate(position)
-            if found is None:
-                return self.totals  # no log at all yet
+        found = self._locate(position)
+        finished: set[tuple[int, int]] = set()  # rotated files read to their end, this run
+        while found is not None:
             file, same_content = found
             if position is None or not same_content:
                 position = self._start(position, file)  # a new file: from its start
@@ -160,17 +159,22 @@ class LogIngester:
                 position = self._adopt(position, file)  # the copy of the file read: same offset
             position = self._read(file, position, final=False)
             if self._is_live(file, position):
-                return self.totals
-            if (again := self._locate(position)) is not None and again[0].identity != file.identity:
-                continue  # copytruncate after this read: go on in the copy
+                break
+            found = self._locate(position)
+            if found is None or found[0].identity != file.identity or not found[1]:
+                continue  # truncated after this read: its copy, or a new file from its start
+            # Renamed away: finish it, then go on with the file written after it.
             following = self._next_after(file)
-            if following is None:
-                return self.totals
+            if following is None or following.identity in finished:
+                break
             grace_ns = ROTATION_GRACE_SECONDS * 1_000_000_000
             if following.size == 0 and time.time_ns() - file.mtime_ns < grace_ns:
-                return self.totals  # renamed, but its writer may not have reopened the path yet
+                break  # its writer may not have reopened the path yet
             position = self._read(file, position, final=True)
+            finished.add(file.identity)
             position = self._start(position, following)
+            found = following, True
+        return self.totals
 
     def _candidates(self) -> list[_File]:
         names = [self._source]
