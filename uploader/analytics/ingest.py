@@ -9,15 +9,20 @@ Rotation, found by looking at the path and its rotated names (``access.log.1``,
 ``access.log-20261202``; compressed ones are not read):
 
 - rename (logrotate's default, nginx reopening on USR1): the file read last is found under
-  its new name by device and inode, read to its end, then the newer files in order of
-  modification time, the live path last;
+  its new name by device and inode, read to its end once a later file has a line (its
+  writer has reopened the path), then the files written after it in order (modification
+  time, then the rotation's number or date), the live path last;
 - copytruncate: the path keeps its inode but starts again from nothing, so its first bytes no
   longer match; the copy with the matching first bytes is read from the offset to its end,
-  then the live path from the start.
+  then the live path from the start. (A new first line byte for byte the old one's would
+  not be noticed; the edge's lines carry their time to the millisecond.)
 
 If the file read last is nowhere (deleted, or compressed before it was finished), reading
-goes on from the start of the live path and the loss is logged. Only whole lines are counted
-while a file may still grow; a rotated file's last line counts even without its newline.
+goes on from the start of the live path and the loss is logged. An empty file is never made
+the position (its content could be copied away and truncated before the first read, which
+nothing would tell); a log never read starts with its oldest plain rotated file. Only whole
+lines are counted while a file may still grow; a rotated file's last line counts even without
+its newline.
 """
 
 from __future__ import annotations
@@ -28,7 +33,6 @@ import logging
 import os
 import signal
 import stat
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from glob import glob
@@ -47,9 +51,6 @@ HEAD_BYTES = 1024  # first bytes whose digest tells one file's content from anot
 READ_BYTES = 1 << 20
 MAX_LINE_BYTES = 1 << 20  # a longer "line" is garbage: skipped without being held whole
 _EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
-# A renamed log whose successor is still empty may yet be written by a writer that has not
-# reopened its path: it is read to its end only after this long without a write.
-ROTATION_GRACE_SECONDS = 30
 _COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".lz4", ".zip")
 # Where a test may have the ingester kill itself (SIGKILL: no clean-up runs): after a batch
 # is read and before its transaction; inside the transaction after every write; after commit.
@@ -154,6 +155,8 @@ class LogIngester:
         while found is not None:
             file, same_content = found
             if position is None or not same_content:
+                if file.size == 0:
+                    break  # nothing to start on: an empty file is not made the position
                 position = self._start(position, file)  # a new file: from its start
             elif file.identity != (position.device, position.inode):
                 position = self._adopt(position, file)  # the copy of the file read: same offset
@@ -163,13 +166,11 @@ class LogIngester:
             found = self._locate(position)
             if found is None or found[0].identity != file.identity or not found[1]:
                 continue  # truncated after this read: its copy, or a new file from its start
-            # Renamed away: finish it, then go on with the file written after it.
+            # Renamed away: once a later file has a line (its writer has moved on), finish
+            # this one and go on with that one.
             following = self._next_after(file)
             if following is None or following.identity in finished:
                 break
-            grace_ns = ROTATION_GRACE_SECONDS * 1_000_000_000
-            if following.size == 0 and time.time_ns() - file.mtime_ns < grace_ns:
-                break  # its writer may not have reopened the path yet
             position = self._read(file, position, final=True)
             finished.add(file.identity)
             position = self._start(position, following)
@@ -198,8 +199,9 @@ class LogIngester:
         """The file to read next and whether it holds `position`'s content; None: no log."""
         candidates = self._candidates()
         live = next((c for c in candidates if c.path == self._source), None)
-        if position is None:
-            return None if live is None else (live, False)
+        if position is None:  # never read: from the oldest plain file with a line
+            first = next((c for c in self._in_written_order() if c.size > 0), live)
+            return None if first is None else (first, False)
         identity = (position.device, position.inode)
         for candidate in candidates:
             if candidate.identity == identity and self._matches(candidate, position):
@@ -220,24 +222,21 @@ class LogIngester:
         live = _stat(self._source)
         return live is not None and live.identity == file.identity and self._matches(live, position)
 
-    def _next_after(self, file: _File) -> _File | None:
-        """The file written after `file` (rotated away): the oldest newer rotated file, else
-        the live path."""
+    def _in_written_order(self) -> list[_File]:
+        """The rotated files in the order they were written (modification time, then the
+        rotation's number or date), then the live path."""
         candidates = self._candidates()
-        newer = sorted(
-            (
-                c
-                for c in candidates
-                if c.identity != file.identity
-                and c.path != self._source
-                and c.mtime_ns >= file.mtime_ns
-            ),
-            key=lambda c: c.mtime_ns,
-        )
-        if newer:
-            return newer[0]
-        live = next((c for c in candidates if c.path == self._source), None)
-        return None if live is None or live.identity == file.identity else live
+        rotated = [c for c in candidates if c.path != self._source]
+        rotated.sort(key=lambda c: (c.mtime_ns, _rotation_rank(self._source, c.path)))
+        return rotated + [c for c in candidates if c.path == self._source]
+
+    def _next_after(self, file: _File) -> _File | None:
+        """The first file written after `file` that has a line: a rotated file, else the
+        live path. Empty ones are passed over; None if there is none yet."""
+        ordered = self._in_written_order()
+        index = next((i for i, c in enumerate(ordered) if c.identity == file.identity), None)
+        later = ordered[index + 1 :] if index is not None else ordered[-1:]
+        return next((c for c in later if c.size > 0 and c.identity != file.identity), None)
 
     def _start(self, position: Position | None, file: _File) -> Position:
         """Commit the start of `file` as the position (with an empty batch)."""
@@ -349,6 +348,15 @@ class LogIngester:
         totals.batches += 1
         if self._on_commit is not None:
             self._on_commit(batch, committed)
+
+
+def _rotation_rank(source: str, path: str) -> tuple[int, int, str]:
+    """Orders rotated files written in the same clock tick: ``log.2`` before ``log.1``
+    (logrotate's numbers count back), ``log-20261201`` before ``log-20261202``."""
+    suffix = path[len(source) + 1 :]
+    if suffix.isdigit():
+        return (0, -int(suffix), "")
+    return (1, 0, suffix)
 
 
 def glob_escape(path: str) -> str:
