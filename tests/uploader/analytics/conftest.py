@@ -89,13 +89,18 @@ def append(path: Path, *requests: LoggedRequest | str) -> None:
 
 
 def ingest(
-    url: str, log: Path, *, batch_lines: int = 1000, crash_at: CrashAt | None = None
+    url: str,
+    log: Path,
+    *,
+    batch_lines: int = 1000,
+    crash_at: CrashAt | None = None,
+    log_format: str = "nginx",
 ) -> IngestTotals:
     with open_store(url) as store:
         ingester = LogIngester(
             store,
             log,
-            FORMATS["nginx"],
+            FORMATS[log_format],
             Attributor(STORAGE_URL, (), {}).image_id,
             batch_lines=batch_lines,
             crash_at=crash_at,

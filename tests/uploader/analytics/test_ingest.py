@@ -3,6 +3,7 @@ batches and rotations; deleted images left out; the position guarded."""
 
 from __future__ import annotations
 
+import gzip
 import logging
 import os
 import shutil
@@ -11,7 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from loadtest.harness.edgelogs import LoggedRequest
+from loadtest.harness.edgelogs import (
+    CLOUDFRONT_HEADER,
+    LoggedRequest,
+    cloudflare_line,
+    cloudfront_line,
+)
 from tests.uploader.analytics.conftest import Images, append, ingest, query, views
 from uploader.analytics.batch import Batch
 from uploader.analytics.store import Position, PositionMoved, open_store
@@ -249,3 +255,31 @@ async def test_the_repository_reads_the_total_the_pages_show(
         assert await repository.total_views(first) == 2  # two days, one total
         assert await repository.total_views(second) == 0
         assert await repository.total_views("img_00000000000000000000") == 0
+
+
+@pytest.mark.parametrize(
+    ("log_format", "name", "write", "header"),
+    [
+        pytest.param("cloudfront", "E2ABC.2025-12-02-04.f00d", cloudfront_line, True, id="cf"),
+        pytest.param("cloudfront", "E2ABC.2025-12-02-04.f00d.gz", cloudfront_line, True, id="gz"),
+        pytest.param("cloudflare", "20251202T040000Z_cf.log", cloudflare_line, False, id="cflr"),
+    ],
+)
+async def test_cdn_logs_are_counted_once(
+    images: Images, tmp_path: Path, log_format: str, name: str, write: object, header: bool
+) -> None:
+    first, second = images.live
+    requests = [view(first), view(first, method="HEAD"), view(second), view(second, status=404)]
+    text = (CLOUDFRONT_HEADER if header else "") + "".join(
+        write(request) + "\n"  # type: ignore[operator]
+        for request in requests
+    )
+    log = tmp_path / name
+    if name.endswith(".gz"):
+        log.write_bytes(gzip.compress(text.encode()))
+    else:
+        log.write_text(text)
+    totals = ingest(images.url, log, log_format=log_format, batch_lines=2)
+    assert (totals.views, totals.requests, totals.skipped) == (2, 4, 0)
+    assert ingest(images.url, log, log_format=log_format).lines == 0
+    assert views(images.url) == {first: 1, second: 1}
