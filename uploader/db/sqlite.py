@@ -61,6 +61,8 @@ _SELECT_LIVE_BY_SHA256 = (
 )
 _MARK_DELETED = "UPDATE images SET deleted_at = ? WHERE image_id = ? AND deleted_at IS NULL"
 _PURGE = "DELETE FROM images WHERE image_id = ?"
+# SQLite does not enforce image_views' foreign key (that needs a pragma on every connection).
+_PURGE_VIEWS = "DELETE FROM image_views WHERE image_id = ?"
 _SELECT_DELETED = (
     "SELECT " + COLUMN_LIST + " FROM images"
     " WHERE deleted_at IS NOT NULL AND deleted_at < ? ORDER BY deleted_at, image_id LIMIT ?"
@@ -149,7 +151,12 @@ class SqliteRepository:
         return await self._run(lambda conn: conn.execute(_MARK_DELETED, params).rowcount == 1)
 
     async def purge(self, image_id: str) -> None:
-        await self._run(lambda conn: conn.execute(_PURGE, (image_id,)))
+        def purge(conn: sqlite3.Connection) -> None:
+            with _transaction(conn):
+                conn.execute(_PURGE_VIEWS, (image_id,))
+                conn.execute(_PURGE, (image_id,))
+
+        await self._run(purge)
 
     async def list_deleted(self, *, deleted_before: datetime, limit: int) -> list[ImageRecord]:
         params = (_text(require_aware(deleted_before)), require_limit(limit))

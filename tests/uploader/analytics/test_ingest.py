@@ -283,3 +283,13 @@ async def test_cdn_logs_are_counted_once(
     assert (totals.views, totals.requests, totals.skipped) == (2, 4, 0)
     assert ingest(images.url, log, log_format=log_format).lines == 0
     assert views(images.url) == {first: 1, second: 1}
+
+
+async def test_purging_an_image_drops_its_views(images: Images, tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    first, second = images.live
+    append(log, view(first), view(second))
+    ingest(images.url, log)
+    async with open_repository(images.url) as repository:
+        await repository.purge(first)
+    assert views(images.url) == {second: 1}
