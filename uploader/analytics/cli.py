@@ -27,11 +27,13 @@ from uploader.analytics.metrics import IngestMetrics
 from uploader.analytics.report import build_report, parse_window, render_table
 from uploader.analytics.storage_cost import storage_cost
 from uploader.analytics.store import AnalyticsStore, open_store
-from uploader.db import RepositoryError
+from uploader.db import RepositoryError, RepositoryUnavailable
 
 log = logging.getLogger("pixgate.analytics")
 
 STORAGE_REFRESH_SECONDS = 60.0
+RETRY_FIRST_SECONDS = 1.0
+RETRY_LAST_SECONDS = 30.0
 
 
 def register(commands: Any) -> None:
@@ -94,47 +96,80 @@ def _ingest(args: argparse.Namespace) -> int:
             signal.signal(signum, lambda *_: stop.set())
     if args.metrics_port is not None:
         start_http_server(args.metrics_port, addr=args.metrics_bind, registry=metrics.registry)
-    try:
-        with open_store(settings.database_url, timeout=settings.db_timeout) as store:
-            ingesters = [
-                LogIngester(
-                    store,
-                    path,
-                    FORMATS[args.format],
-                    attributor.image_id,
-                    batch_lines=args.batch_lines or settings.analytics_batch_lines,
-                    on_commit=metrics.committed,
-                    crash_at=args.crash_at,
-                )
-                for path in args.logs
-            ]
-            refreshed = 0.0
-            while True:
-                for ingester in ingesters:
-                    ingester.run_once()
-                    metrics.lag(ingester.source, ingester.lag_bytes())
-                if time.monotonic() - refreshed >= STORAGE_REFRESH_SECONDS or not args.follow:
-                    metrics.storage(storage_cost(store, _prices(settings), datetime.now(UTC)))
-                    refreshed = time.monotonic()
-                if args.textfile is not None:
-                    write_to_textfile(str(args.textfile), metrics.registry)
-                if not args.follow or stop.wait(args.poll):
+    totals: dict[str, IngestTotals] = {}
+    retry = RETRY_FIRST_SECONDS
+    while not stop.is_set():
+        try:
+            with open_store(settings.database_url, timeout=settings.db_timeout) as store:
+                ingesters = [
+                    LogIngester(
+                        store,
+                        path,
+                        FORMATS[args.format],
+                        attributor.image_id,
+                        batch_lines=args.batch_lines or settings.analytics_batch_lines,
+                        on_commit=metrics.committed,
+                        crash_at=args.crash_at,
+                    )
+                    for path in args.logs
+                ]
+                try:
+                    _passes(args, settings, store, ingesters, metrics, stop)
                     break
-    except (RepositoryError, ValueError) as error:
-        print(f"pixgate analytics ingest: {error}", file=sys.stderr)
-        return 1
-    print(json.dumps(_summary(ingesters), indent=2))
+                finally:
+                    for ingester in ingesters:
+                        _add(totals.setdefault(ingester.source, IngestTotals()), ingester.totals)
+        except RepositoryUnavailable as error:
+            # Counts and positions are committed together: trying again is always safe.
+            if not args.follow:
+                print(f"pixgate analytics ingest: {error}", file=sys.stderr)
+                return 1
+            log.warning("database unavailable, retrying", extra={"in": retry, "reason": str(error)})
+            stop.wait(retry)
+            retry = min(retry * 2, RETRY_LAST_SECONDS)
+        except (RepositoryError, ValueError) as error:
+            print(f"pixgate analytics ingest: {error}", file=sys.stderr)
+            return 1
+    print(json.dumps(_summary(totals), indent=2))
     return 0
 
 
-def _summary(ingesters: list[LogIngester]) -> dict[str, Any]:
+def _passes(
+    args: argparse.Namespace,
+    settings: Settings,
+    store: AnalyticsStore,
+    ingesters: list[LogIngester],
+    metrics: IngestMetrics,
+    stop: threading.Event,
+) -> None:
+    """Read every log, then again every --poll seconds with --follow, until stopped."""
+    refreshed = -STORAGE_REFRESH_SECONDS
+    while True:
+        for ingester in ingesters:
+            ingester.run_once()
+            metrics.lag(ingester.source, ingester.lag_bytes())
+        if time.monotonic() - refreshed >= STORAGE_REFRESH_SECONDS:
+            metrics.storage(storage_cost(store, _prices(settings), datetime.now(UTC)))
+            refreshed = time.monotonic()
+        if args.textfile is not None:
+            write_to_textfile(str(args.textfile), metrics.registry)
+        if not args.follow or stop.wait(args.poll):
+            return
+
+
+def _add(total: IngestTotals, more: IngestTotals) -> None:
+    for name, value in asdict(more).items():
+        setattr(total, name, getattr(total, name) + value)
+
+
+def _summary(totals: Mapping[str, IngestTotals]) -> dict[str, Any]:
     total = IngestTotals()
-    sources = {}
-    for ingester in ingesters:
-        sources[ingester.source] = asdict(ingester.totals)
-        for name, value in asdict(ingester.totals).items():
-            setattr(total, name, getattr(total, name) + value)
-    return {"total": asdict(total), "sources": sources}
+    for source_totals in totals.values():
+        _add(total, source_totals)
+    return {
+        "total": asdict(total),
+        "sources": {source: asdict(value) for source, value in totals.items()},
+    }
 
 
 def _report(args: argparse.Namespace) -> int:

@@ -3,6 +3,7 @@ a port and in a textfile, and stops cleanly on SIGTERM."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -14,7 +15,10 @@ from pathlib import Path
 
 from loadtest.harness.edgelogs import LoggedRequest
 from loadtest.harness.ports import free_port
+from loadtest.ingest_bench import seed_sqlite
 from tests.uploader.analytics.conftest import STORAGE_URL, Images, append, views
+from uploader.ids import new_image_id
+from uploader.migrate import migrate
 
 COMMAND = [sys.executable, "-c", "from pixgate.cli import main; raise SystemExit(main())"]
 
@@ -82,3 +86,33 @@ def test_follow_counts_as_the_log_grows_and_exports_metrics(images: Images, tmp_
         stdout, stderr = process.communicate(timeout=30)
     assert process.returncode == 0, stderr
     assert json.loads(stdout)["total"]["views"] == 3
+
+
+def test_follow_waits_for_the_database(tmp_path: Path) -> None:
+    """A long-running ingester started before its database is there retries, then counts."""
+    folder = tmp_path / "not-yet"
+    url = f"sqlite://{folder}/views.db"
+    image_id = new_image_id()
+    log = tmp_path / "access.log"
+    append(log, LoggedRequest(f"/{image_id}_m"))
+    env = {**os.environ, "PIXGATE_DATABASE_URL": url, "PIXGATE_STORAGE_URL": STORAGE_URL}
+    process = subprocess.Popen(
+        [*COMMAND, "analytics", "ingest", str(log), "--follow", "--poll", "0.1"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        time.sleep(2)
+        assert process.poll() is None  # still trying
+        folder.mkdir()
+        asyncio.run(migrate(url))
+        seed_sqlite(url, [image_id])
+        wait_for(lambda: views(url) == {image_id: 1})
+    finally:
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=30)
+    assert process.returncode == 0, stderr
+    assert "database unavailable, retrying" in stderr
+    assert json.loads(stdout)["total"]["views"] == 1
