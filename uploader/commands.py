@@ -25,9 +25,9 @@ from proxy.errors import PixgateError
 from proxy.sources import resolve_source
 from proxy.storage import open_storages
 from proxy.storage.base import SourceLocation, Storage, StorageSettings
+from uploader.analytics import cli as analytics_cli
 from uploader.backfill import DEFAULT_BATCH, Backfilled, backfill_placeholders
 from uploader.inspect import inspect_upload
-from uploader.analytics import cli as analytics_cli
 from uploader.lifecycle import (
     LifecycleError,
     apply_lifecycle,
