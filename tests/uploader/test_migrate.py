@@ -175,7 +175,7 @@ async def test_placeholders_migration_keeps_old_rows_and_checks_values(
     first = load_migrations(backend.dialect)[:1]
     await backend.apply_migrations(repository_url, first, 5.0)
     execute(repository_url, _OLD_ROW)
-    assert await migrate(repository_url) == ["0003_placeholders"]
+    assert await migrate(repository_url) == ["0002_views", "0003_placeholders"]
     assert query(repository_url, "SELECT thumbhash, dominant_color FROM images") == [(None, None)]
     update = f"UPDATE images SET {assignment} WHERE image_id = 'img_old'"
     if accepted:
