@@ -8,7 +8,7 @@ pages), then, in a fresh process pinned to one core, times the ingester over it 
 (and PostgreSQL, from the harness) and reads the process's peak RSS. The baseline, measured in
 the same run, is the bare loop every Python ingester of the format pays at least: read the
 file and decode each line (json.loads, or a split on tabs), nothing else. It prints the table
-and writes var/bench/ingest.json.
+and writes var/bench/ingest.json and ingest.md (the shared report layer, `loadtest.report`).
 """
 
 from __future__ import annotations
@@ -37,6 +37,8 @@ from loadtest.harness.edgelogs import (
     cloudfront_line,
     nginx_line,
 )
+from loadtest.report import Block, Column, lines, table, table_lines, text, write
+from loadtest.results import Machine
 
 STORAGE_URL = "file:///srv/media"
 START = 1_764_648_000.0  # 2025-12-02 04:00 UTC
@@ -247,6 +249,81 @@ def _in_child(*arguments: str) -> dict[str, Any]:
 
 
 @dataclass(frozen=True, slots=True)
+class IngestRow:
+    """One log format into one database: the ingester's rate on one core and its memory."""
+
+    format: str
+    database: str
+    lines: int
+    lines_per_cpu_second: float
+    lines_per_second_wall: float
+    baseline_lines_per_cpu_second: float  # the bare decode loop over the same file
+    ratio_to_baseline: float
+    views: int
+    batches: int
+    skipped: int
+    view_rows: int
+    commit_seconds: float  # wall time inside the database's commits
+    rss_start_mib: float  # after the imports, before the first line
+    rss_peak_mib: float
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    machine: Machine
+    measured_at: str
+    load_average: tuple[str, ...]
+    images: int
+    batch_lines: int
+    rows: tuple[IngestRow, ...]
+
+
+COLUMNS = (
+    Column("format", 11, "<"),
+    Column("database", 11, "<"),
+    Column("lines", 10),
+    Column("lines/s CPU", 13),
+    Column("wall", 10),
+    Column("baseline", 11),
+    Column("ratio", 7),
+    Column("RSS start", 11),
+    Column("peak", 8),
+    Column("view rows", 11),
+    Column("commit s", 10),
+)
+
+
+def row_cells(row: IngestRow) -> tuple[str, ...]:
+    return (
+        row.format,
+        row.database,
+        f"{row.lines:,}",
+        f"{row.lines_per_cpu_second:,.0f}",
+        f"{row.lines_per_second_wall:,.0f}",
+        f"{row.baseline_lines_per_cpu_second:,.0f}",
+        f"{row.ratio_to_baseline:.2f}",
+        f"{row.rss_start_mib:.0f} MiB",
+        f"{row.rss_peak_mib:.0f} MiB",
+        f"{row.view_rows:,}",
+        f"{row.commit_seconds:.2f}",
+    )
+
+
+def blocks(result: IngestResult) -> list[Block]:
+    """The report: what ran, then one row per format and database."""
+    machine = result.machine
+    return [
+        lines(
+            f"Log ingestion on one core, {result.measured_at} UTC: {result.images:,} images, "
+            f"batches of {result.batch_lines:,} lines",
+            f"  {machine.cores} cores ({machine.cpu_model}), Python {machine.python}, "
+            f"load average {' '.join(result.load_average)}, {machine.git}",
+        ),
+        table([row_cells(row) for row in result.rows], COLUMNS, indent=""),
+    ]
+
+
+@dataclass(frozen=True, slots=True)
 class Database:
     name: str
     url: str
@@ -288,10 +365,10 @@ def fresh(database: Database, ids: list[str]) -> None:
     seed_postgres(database.url, ids)
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
+def run(args: argparse.Namespace) -> IngestResult:
     rng = random.Random(20261202)
     ids = image_ids(args.images, rng)
-    results: list[dict[str, Any]] = []
+    results: list[IngestRow] = []
     with tempfile.TemporaryDirectory(prefix="pixgate-ingest-bench-") as name:
         folder = Path(name)
         with databases(folder, not args.no_postgres) as stores:
@@ -309,47 +386,44 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         rate = measured["lines"] / measured["cpu_seconds"]
                         base_rate = baseline["lines"] / baseline["cpu_seconds"]
                         results.append(
-                            {
-                                "format": log_format,
-                                "database": database.name,
-                                "lines": measured["lines"],
-                                "lines_per_cpu_second": round(rate),
-                                "lines_per_second_wall": round(
+                            IngestRow(
+                                format=log_format,
+                                database=database.name,
+                                lines=measured["lines"],
+                                lines_per_cpu_second=round(rate),
+                                lines_per_second_wall=round(
                                     measured["lines"] / measured["wall_seconds"]
                                 ),
-                                "baseline_lines_per_cpu_second": round(base_rate),
-                                "ratio_to_baseline": round(rate / base_rate, 3),
-                                **{k: measured[k] for k in ("views", "batches", "skipped")},
-                                "view_rows": measured["view_rows"],
-                                "commit_seconds": round(measured["commit_seconds"], 2),
-                                "rss_start_mib": round(measured["rss_start_mib"], 1),
-                                "rss_peak_mib": round(measured["rss_peak_mib"], 1),
-                            }
+                                baseline_lines_per_cpu_second=round(base_rate),
+                                ratio_to_baseline=round(rate / base_rate, 3),
+                                views=measured["views"],
+                                batches=measured["batches"],
+                                skipped=measured["skipped"],
+                                view_rows=measured["view_rows"],
+                                commit_seconds=round(measured["commit_seconds"], 2),
+                                rss_start_mib=round(measured["rss_start_mib"], 1),
+                                rss_peak_mib=round(measured["rss_peak_mib"], 1),
+                            )
                         )
-                        print_row(results[-1])
+                        print(
+                            table_lines(
+                                table([row_cells(results[-1])], COLUMNS, indent="", header=False)
+                            )[0],
+                            flush=True,
+                        )
                     log.unlink()
-    return {
-        "measured_at": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
-        "images": args.images,
-        "batch_lines": args.batch_lines,
-        "results": results,
-    }
+    from loadtest.machine import (  # here: it loads libvips, which children need not
+        describe,
+        loadavg,
+    )
 
-
-HEADER = (
-    f"{'format':<11}{'database':<11}{'lines':>10}{'lines/s CPU':>13}{'wall':>10}"
-    f"{'baseline':>11}{'ratio':>7}{'RSS start':>11}{'peak':>8}{'view rows':>11}{'commit s':>10}"
-)
-
-
-def print_row(row: dict[str, Any]) -> None:
-    print(
-        f"{row['format']:<11}{row['database']:<11}{row['lines']:>10,}"
-        f"{row['lines_per_cpu_second']:>13,}{row['lines_per_second_wall']:>10,}"
-        f"{row['baseline_lines_per_cpu_second']:>11,}{row['ratio_to_baseline']:>7.2f}"
-        f"{row['rss_start_mib']:>9.0f}Mi{row['rss_peak_mib']:>6.0f}Mi"
-        f"{row['view_rows']:>11,}{row['commit_seconds']:>10.2f}",
-        flush=True,
+    return IngestResult(
+        machine=describe(),
+        measured_at=time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
+        load_average=loadavg(),
+        images=args.images,
+        batch_lines=args.batch_lines,
+        rows=tuple(results),
     )
 
 
@@ -371,11 +445,12 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(child_ingest(log_format, Path(log), rest[0], int(rest[1]))))
         return 0
     print(f"ingestion on one core; {args.images:,} images; batches of {args.batch_lines:,} lines")
-    print(HEADER, flush=True)
-    report = run(args)
+    print(table_lines(table([], COLUMNS, indent=""))[0], flush=True)
+    result = run(args)
+    print("\n".join(text(blocks(result))))
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=2))
-    print(f"written to {args.output}")
+    write(args.output, result, blocks(result))
+    print(f"written to {args.output} (and {args.output.with_suffix('.md').name} beside it)")
     return 0
 
 

@@ -21,6 +21,7 @@ SERVICE_MODULES = frozenset(
         "tests/edge/test_edge.py",
         "tests/edge/test_edge_views.py",
         "tests/fuzz/test_fuzz_urls.py",
+        "tests/loadtest/test_ingest_bench.py",
         "tests/loadtest/test_loadrun.py",
         "tests/loadtest/test_soak.py",
         "tests/pixgate/test_cli.py",
