@@ -87,7 +87,8 @@ async def test_postgresql_column_types(pg_url: str) -> None:
 async def test_concurrent_runs_apply_each_file_once(repository_url: str) -> None:
     results = await asyncio.gather(*(migrate(repository_url) for _ in range(4)))
 
-    assert sorted(results, key=len) == [[], [], [], ALL_VERSIONS]
+    # Each file is a transaction of its own: runs may share the work, never repeat it.
+    assert sorted(version for applied in results for version in applied) == ALL_VERSIONS
     assert [v for (v,) in query(repository_url, "SELECT version FROM schema_migrations")] == (
         ALL_VERSIONS
     )
