@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test test-fast lint typecheck unit bench bench-proxy bench-peers bench-anim clean pg docs nginx wrk edge loadtest browser screenshots soak
+.PHONY: install run test test-fast lint typecheck unit bench bench-proxy bench-peers bench-anim bench-ingest clean pg docs nginx wrk edge loadtest browser screenshots soak
 
 install: $(STAMP)
 
@@ -90,11 +90,17 @@ test-fast: install
 bench: install nginx wrk
 	$(BIN)/python -m loadtest.bench
 	$(BIN)/python -m loadtest.anim_bench
+	$(BIN)/python -m loadtest.ingest_bench
 
 # Only the animation section: long GIFs to animated WebP against the bare libvips loop,
 # memory of 4 at once, bytes and timing kept (about 2 minutes; 2 more the first time).
 bench-anim: install
 	$(BIN)/python -m loadtest.anim_bench
+
+# Log ingestion (`pixgate analytics ingest`) on one core, each log format, SQLite and
+# PostgreSQL, against a bare decode loop; about 2 minutes. Figures in var/bench/ingest.json.
+bench-ingest: install pg
+	$(BIN)/python -m loadtest.ingest_bench
 
 # pixgate vs the bare pyvips loop, thumbor and ipx (installed into var/peers on first use),
 # cost vs source size, memory under 24 MP, edge cache hits vs static nginx; about 7 minutes.

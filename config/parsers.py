@@ -184,3 +184,28 @@ def storage_urls(text: str) -> tuple[str, ...]:
         except ValueError as error:
             raise ValueError(f"{url!r}: {error}") from None
     return urls
+
+
+STORAGE_CLASSES = ("STANDARD", "STANDARD_IA", "GLACIER_IR")
+
+
+def storage_prices(text: str) -> tuple[tuple[str, float], ...]:
+    """`STANDARD=0.023,STANDARD_IA=0.0125,GLACIER_IR=0.004`: USD per GB-month, every class of
+    the originals' lifecycle rule once."""
+    prices: dict[str, float] = {}
+    expected = f"CLASS=price pairs for each of {', '.join(STORAGE_CLASSES)}"
+    for item in url_list(text):
+        name, sep, value = item.partition("=")
+        name = name.strip().upper()
+        if not sep or name not in STORAGE_CLASSES or name in prices:
+            raise ValueError(f"expected {expected}")
+        try:
+            price = float(value)
+        except ValueError:
+            raise ValueError(f"expected {expected}; {value.strip()!r} is not a number") from None
+        if not 0 <= price < 1000:
+            raise ValueError(f"expected {expected}; prices are USD per GB-month, at least 0")
+        prices[name] = price
+    if set(prices) != set(STORAGE_CLASSES):
+        raise ValueError(f"expected {expected}")
+    return tuple((name, prices[name]) for name in STORAGE_CLASSES)

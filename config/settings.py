@@ -354,6 +354,22 @@ class Settings:
         parsers.rate,
         "Uploads allowed per client as `count/seconds` (`0` turns the limit off).",
     )
+    storage_prices: tuple[tuple[str, float], ...] = setting(
+        "PIXGATE_STORAGE_PRICES",
+        "STANDARD=0.023,STANDARD_IA=0.0125,GLACIER_IR=0.004",
+        parsers.storage_prices,
+        "USD per GB-month of each storage class of the originals' lifecycle rule, for the "
+        "storage cost per image (`pixgate analytics report`, the ingester's metrics); the "
+        "defaults are S3's us-east-1 list prices (README, Views and edge figures, has their "
+        "date).",
+    )
+    analytics_batch_lines: int = setting(
+        "PIXGATE_ANALYTICS_BATCH_LINES",
+        "50000",
+        parsers.integer(1, 10_000_000),
+        "Log lines `pixgate analytics ingest` counts per database transaction (memory is "
+        "bounded by the batch).",
+    )
     # Derived values, validated alongside the raw ones.
     key_pairs: tuple[KeyPair, ...] = field(repr=False, default=())
     generated_key: bool = False

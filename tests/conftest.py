@@ -19,12 +19,16 @@ SERVICE_FIXTURES = frozenset(
 SERVICE_MODULES = frozenset(
     {
         "tests/edge/test_edge.py",
+        "tests/edge/test_edge_views.py",
         "tests/fuzz/test_fuzz_urls.py",
+        "tests/loadtest/test_ingest_bench.py",
         "tests/loadtest/test_loadrun.py",
         "tests/loadtest/test_soak.py",
         "tests/pixgate/test_cli.py",
         "tests/pixgate/test_roles.py",
         "tests/proxy/test_shutdown.py",
+        "tests/uploader/analytics/test_crash.py",
+        "tests/uploader/analytics/test_follow.py",
         "tests/uploader/test_faults.py",
         "tests/uploader/test_hostile_uploads.py",
         "tests/web/test_pages.py",

@@ -1,6 +1,6 @@
-"""The uploader's commands: `upload`, `migrate`, `storage lifecycle`, `reap` and
-`backfill-placeholders`. The root (`pixgate.cli`) registers them beside `serve` and the
-proxy's commands."""
+"""The uploader's commands: `upload`, `migrate`, `storage lifecycle`, `reap`,
+`backfill-placeholders` and `analytics`. The root (`pixgate.cli`) registers them beside
+`serve` and the proxy's commands."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from proxy.errors import PixgateError
 from proxy.sources import resolve_source
 from proxy.storage import open_storages
 from proxy.storage.base import SourceLocation, Storage, StorageSettings
+from uploader.analytics import cli as analytics_cli
 from uploader.backfill import DEFAULT_BATCH, Backfilled, backfill_placeholders
 from uploader.inspect import inspect_upload
 from uploader.lifecycle import (
@@ -89,6 +90,8 @@ def register(commands: Any) -> None:
         "--dry-run", action="store_true", help="only count the rows without a placeholder"
     )
     backfill.set_defaults(run=_backfill)
+
+    analytics_cli.register(commands)
 
 
 def _upload(args: argparse.Namespace) -> int:

@@ -48,7 +48,9 @@ async def upload(request: web.Request) -> web.StreamResponse:
 
 async def metadata(request: web.Request) -> web.StreamResponse:
     """GET /api/v1/images/{image_id}/metadata."""
-    record = await request.app[UPLOADS].metadata(request.match_info["image_id"])
+    service = request.app[UPLOADS]
+    record = await service.metadata(request.match_info["image_id"])
+    views = await service.views(record.image_id)
     urls = request.app[SETTINGS].url_builder()
     body = {
         "image_id": record.image_id,
@@ -57,6 +59,7 @@ async def metadata(request: web.Request) -> web.StreamResponse:
         **_summary(record),
         "exif": record.exif,
         "uploaded_at": record.uploaded_at.isoformat() if record.uploaded_at else None,
+        "views": views,
         "urls": image_links(urls, record),
     }
     return web.json_response(body, headers=_NO_STORE)

@@ -94,6 +94,11 @@ class ImageRepository(Protocol):
         if it is unknown, deleted or already has one. ValueError for malformed values."""
         ...
 
+    async def total_views(self, image_id: str) -> int:
+        """Views of `image_id` counted from the edge's logs so far (`pixgate analytics
+        ingest`); 0 for an image never viewed or unknown."""
+        ...
+
     async def check(self) -> None:
         """Readiness: RepositoryUnavailable unless the store answers and has the schema."""
         ...

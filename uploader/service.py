@@ -188,6 +188,10 @@ class UploadService:
             raise NotFound("no such image", code="not_found")
         return record
 
+    async def views(self, image_id: str) -> int:
+        """Views of `image_id` counted from the edge's logs (`pixgate analytics ingest`)."""
+        return await _repository_call(self._repository.total_views(image_id))
+
     async def delete(self, image_id: str, *, token: str | None, admin: bool) -> None:
         record = await self.metadata(image_id)
         if not admin and not (token and self._tokens.verify(token, image_id)):

@@ -88,6 +88,29 @@ def test_defaults() -> None:
         pytest.param({"PIXGATE_KEY": "zz"}, "PIXGATE_KEY", id="bad-hex"),
         pytest.param({"PIXGATE_SALT": "00,11"}, "PIXGATE_KEY/PIXGATE_SALT", id="unpaired"),
         pytest.param({"PIXGATE_LOG_LEVEL": "loud"}, "PIXGATE_LOG_LEVEL", id="log-level"),
+        pytest.param(
+            {"PIXGATE_STORAGE_PRICES": "STANDARD=0.023"},
+            "PIXGATE_STORAGE_PRICES: expected CLASS=price pairs",
+            id="prices-missing-class",
+        ),
+        pytest.param(
+            {"PIXGATE_STORAGE_PRICES": "STANDARD=a,STANDARD_IA=1,GLACIER_IR=1"},
+            "PIXGATE_STORAGE_PRICES: .*'a' is not a number",
+            id="prices-not-a-number",
+        ),
+        pytest.param(
+            {"PIXGATE_STORAGE_PRICES": "STANDARD=1,STANDARD=1,STANDARD_IA=1,GLACIER_IR=1"},
+            "PIXGATE_STORAGE_PRICES",
+            id="prices-twice",
+        ),
+        pytest.param(
+            {"PIXGATE_STORAGE_PRICES": "STANDARD=-1,STANDARD_IA=1,GLACIER_IR=1"},
+            "PIXGATE_STORAGE_PRICES",
+            id="prices-negative",
+        ),
+        pytest.param(
+            {"PIXGATE_ANALYTICS_BATCH_LINES": "0"}, "PIXGATE_ANALYTICS_BATCH_LINES", id="batch"
+        ),
     ],
 )
 def test_bad_values_name_the_variable(env: dict[str, str], message: str) -> None:
@@ -129,6 +152,20 @@ def test_quality_settings(
     assert settings.quality == quality
     assert settings.format_quality == format_quality
     assert (settings.quality_target, settings.auto_max_encodes) == (target, max_encodes)
+
+
+def test_storage_prices_default_and_any_order() -> None:
+    assert load_settings(KEYS).storage_prices == (
+        ("STANDARD", 0.023),
+        ("STANDARD_IA", 0.0125),
+        ("GLACIER_IR", 0.004),
+    )
+    env = {"PIXGATE_STORAGE_PRICES": " glacier_ir=0.005, STANDARD=0.025 ,STANDARD_IA=0.0138"}
+    assert load_settings({**KEYS, **env}).storage_prices == (
+        ("STANDARD", 0.025),
+        ("STANDARD_IA", 0.0138),
+        ("GLACIER_IR", 0.005),
+    )
 
 
 def test_no_key_refuses_to_start_outside_dev_mode() -> None:

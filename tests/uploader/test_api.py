@@ -114,6 +114,7 @@ async def test_upload_jpeg_with_exif_end_to_end(
     assert metadata["exif"]["date_taken"] == "2024-06-21T19:30:00"
     assert "gps" not in metadata["exif"]
     assert datetime.fromisoformat(metadata["uploaded_at"]).tzinfo is not None
+    assert metadata["views"] == 0  # counted from the edge's logs, none ingested here
 
 
 @pytest.mark.parametrize(

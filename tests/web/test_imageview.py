@@ -108,12 +108,15 @@ def test_human_bytes_matches_the_page_script(size: int, text: str) -> None:
 
 def test_details_and_summary() -> None:
     image = record()
-    assert imageview.detail_rows(image) == [
+    assert imageview.detail_rows(image, 1234) == [
+        ("Views", "1,234 views"),
         ("Dimensions", "1600 \N{MULTIPLICATION SIGN} 1200 px"),
         ("Format", "JPEG"),
         ("File size", "1.2 MB"),
         ("Uploaded", "25 Nov 2026, 09:05 UTC"),
     ]
+    assert imageview.detail_rows(image, 1)[0] == ("Views", "1 view")
+    assert imageview.detail_rows(image)[0] == ("Views", "0 views")
     assert imageview.summary(image) == (
         "1600 \N{MULTIPLICATION SIGN} 1200 · JPEG · 1.2 MB · uploaded 25 Nov 2026"
     )

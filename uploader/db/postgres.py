@@ -81,6 +81,7 @@ _SET_PLACEHOLDER = (
     " WHERE image_id = %s AND thumbhash IS NULL AND deleted_at IS NULL"
 )
 _CHECK = "SELECT 1 FROM images LIMIT 0"
+_TOTAL_VIEWS = "SELECT coalesce(sum(views), 0)::bigint FROM image_views WHERE image_id = %s"
 
 _LOCK_MIGRATIONS = "SELECT pg_advisory_xact_lock(%s)"
 _CREATE_SCHEMA_MIGRATIONS = (
@@ -159,6 +160,12 @@ class PostgresRepository:
         async with self._connection() as conn:
             cursor = await conn.execute(_SET_PLACEHOLDER, (thumbhash, dominant_color, image_id))
             return cursor.rowcount == 1
+
+    async def total_views(self, image_id: str) -> int:
+        async with self._connection() as conn:
+            cursor = await conn.execute(_TOTAL_VIEWS, (image_id,))
+            row = await cursor.fetchone()
+        return 0 if row is None else int(row[0])
 
     async def check(self) -> None:
         async with self._connection() as conn:

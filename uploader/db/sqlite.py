@@ -62,6 +62,8 @@ _SELECT_LIVE_BY_SHA256 = (
 )
 _MARK_DELETED = "UPDATE images SET deleted_at = ? WHERE image_id = ? AND deleted_at IS NULL"
 _PURGE = "DELETE FROM images WHERE image_id = ?"
+# SQLite does not enforce image_views' foreign key (that needs a pragma on every connection).
+_PURGE_VIEWS = "DELETE FROM image_views WHERE image_id = ?"
 _SELECT_DELETED = (
     "SELECT " + COLUMN_LIST + " FROM images"
     " WHERE deleted_at IS NOT NULL AND deleted_at < ? ORDER BY deleted_at, image_id LIMIT ?"
@@ -75,6 +77,7 @@ _SET_PLACEHOLDER = (
     " WHERE image_id = ? AND thumbhash IS NULL AND deleted_at IS NULL"
 )
 _CHECK = "SELECT 1 FROM images LIMIT 0"
+_TOTAL_VIEWS = "SELECT coalesce(sum(views), 0) FROM image_views WHERE image_id = ?"
 
 _CREATE_SCHEMA_MIGRATIONS = (
     "CREATE TABLE IF NOT EXISTS schema_migrations ("
@@ -150,7 +153,12 @@ class SqliteRepository:
         return await self._run(lambda conn: conn.execute(_MARK_DELETED, params).rowcount == 1)
 
     async def purge(self, image_id: str) -> None:
-        await self._run(lambda conn: conn.execute(_PURGE, (image_id,)))
+        def purge(conn: sqlite3.Connection) -> None:
+            with _transaction(conn):
+                conn.execute(_PURGE_VIEWS, (image_id,))
+                conn.execute(_PURGE, (image_id,))
+
+        await self._run(purge)
 
     async def list_deleted(self, *, deleted_before: datetime, limit: int) -> list[ImageRecord]:
         params = (_text(require_aware(deleted_before)), require_limit(limit))
@@ -168,6 +176,10 @@ class SqliteRepository:
         validate_placeholder(thumbhash, dominant_color)
         params = (thumbhash, dominant_color, image_id)
         return await self._run(lambda conn: conn.execute(_SET_PLACEHOLDER, params).rowcount == 1)
+
+    async def total_views(self, image_id: str) -> int:
+        row = await self._run(lambda conn: conn.execute(_TOTAL_VIEWS, (image_id,)).fetchone())
+        return int(row[0])
 
     async def check(self) -> None:
         await self._run(lambda conn: conn.execute(_CHECK))

@@ -101,8 +101,9 @@ def page_placeholder(links: PageLinks, record: ImageRecord) -> PagePlaceholder:
     return PagePlaceholder(src, None if transparent else record.dominant_color)
 
 
-def page_values(urls: UrlBuilder, record: ImageRecord) -> dict[str, Any]:
-    """Everything `templates/image.html` shows of `record`, by the names it uses."""
+def page_values(urls: UrlBuilder, record: ImageRecord, *, views: int = 0) -> dict[str, Any]:
+    """Everything `templates/image.html` shows of `record` (viewed `views` times at the
+    edge), by the names it uses."""
     links = page_links(urls, record)
     return {
         "record": record,
@@ -116,7 +117,7 @@ def page_values(urls: UrlBuilder, record: ImageRecord) -> dict[str, Any]:
         "embed_html": embed_html(links, record),
         "embed_markdown": embed_markdown(links, record),
         "embed_bbcode": embed_bbcode(links),
-        "details": detail_rows(record),
+        "details": detail_rows(record, views),
         "camera": exif_rows(record.exif),
     }
 
@@ -176,8 +177,13 @@ def summary(record: ImageRecord) -> str:
     return " · ".join(parts)
 
 
-def detail_rows(record: ImageRecord) -> list[tuple[str, str]]:
+def views_text(views: int) -> str:
+    return "1 view" if views == 1 else f"{views:,} views"
+
+
+def detail_rows(record: ImageRecord, views: int = 0) -> list[tuple[str, str]]:
     rows = [
+        ("Views", views_text(views)),
         ("Dimensions", f"{record.width}{_BY}{record.height} px"),
         ("Format", format_name(record.format)),
         ("File size", human_bytes(record.size_bytes)),

@@ -95,7 +95,8 @@ async def image_page(request: web.Request) -> web.StreamResponse:
         record = await request.app[UPLOADS].metadata(image_id)
     except NotFound:
         return not_found_page(pages)
-    values = imageview.page_values(request.app[SETTINGS].url_builder(), record)
+    views = await request.app[UPLOADS].views(image_id)
+    values = imageview.page_values(request.app[SETTINGS].url_builder(), record, views=views)
     return _page(pages, "image.html", values)
 
 
