@@ -202,35 +202,45 @@ def _averages(ref: _Scale, xyb: Array) -> tuple[list[list[float]], list[list[flo
     """Mean (norm 0) and 4-norm (norm 1) of the ssim, artefact and detail-lost maps, per
     channel: `[norm][kind][channel position]`."""
     bands = len(ref.channels)
-    blurred = _blur(np.concatenate([xyb, xyb * xyb, ref.xyb * xyb]))
+    planes = np.empty((3 * bands, *xyb.shape[1:]), dtype=np.float32)
+    planes[:bands] = xyb
+    np.multiply(xyb, xyb, out=planes[bands : 2 * bands])
+    np.multiply(ref.xyb, xyb, out=planes[2 * bands :])
+    blurred = _blur(planes)
     mean, variance, covariance = blurred[:bands], blurred[bands : 2 * bands], blurred[2 * bands :]
     # In place: each map is a few passes over one buffer instead of a temporary per step.
-    ssim = ref.mean - mean
+    maps = np.empty((3, *xyb.shape), dtype=np.float32)
+    ssim, artefact, detail_lost = maps
+    np.subtract(ref.mean, mean, out=ssim)
     ssim *= ssim
     np.subtract(1.0, ssim, out=ssim)  # 1 - (mean difference)**2
-    structure = ref.mean * mean
+    structure = np.multiply(ref.mean, mean, out=planes[:bands])
     np.subtract(covariance, structure, out=structure)
     structure *= 2.0
     structure += _C2
     ssim *= structure
-    spread = mean * mean
+    spread = np.multiply(mean, mean, out=structure)
     np.subtract(variance, spread, out=spread)
     spread += ref.variance
     spread += _C2  # summed in the numerator's order: an identical image scores exactly 100
     ssim /= spread
     np.subtract(1.0, ssim, out=ssim)
     np.maximum(ssim, 0.0, out=ssim)
-    ratio = xyb - mean
+    ratio = np.subtract(xyb, mean, out=planes[bands : 2 * bands])
     np.abs(ratio, out=ratio)
     ratio += 1.0
     ratio /= ref.edge
     ratio -= 1.0
     # artefact: edges the reference lacks; detail lost: its edges smoothed away.
-    maps = np.stack([ssim, np.maximum(ratio, 0.0), np.maximum(-ratio, 0.0)])
-    means = maps.mean(axis=(2, 3), dtype=np.float64)
+    np.maximum(ratio, 0.0, out=artefact)
+    np.negative(ratio, out=ratio)
+    np.maximum(ratio, 0.0, out=detail_lost)
+    pixels = float(xyb.shape[1] * xyb.shape[2])
+    # float32 sums are pairwise in numpy: 1e-6 relative, and the same order every time.
+    means = maps.reshape(3, bands, -1).sum(axis=2) / pixels
     maps *= maps
     maps *= maps
-    fourth = maps.mean(axis=(2, 3), dtype=np.float64) ** 0.25
+    fourth = (maps.reshape(3, bands, -1).sum(axis=2) / pixels) ** 0.25
     return means.tolist(), fourth.tolist()
 
 
@@ -280,15 +290,20 @@ def _blur(image: Array) -> Array:
 def _blur_axis(image: Array, axis: int) -> Array:
     radius = len(_KERNEL) // 2
     size = image.shape[axis]
-    widths = [(0, 0)] * image.ndim
-    widths[axis] = (radius, radius)
-    padded = np.pad(image, widths, mode="edge")
+    shape = list(image.shape)
+    shape[axis] += 2 * radius
+    padded = np.empty(shape, dtype=np.float32)  # edges repeated, as libvips extends them
 
-    def shifted(offset: int) -> Array:
+    def shifted(offset: int, length: int = size) -> Array:
         if axis == 1:
-            return padded[:, offset : offset + size]
-        return padded[:, :, offset : offset + size]
+            return padded[:, offset : offset + length]
+        return padded[:, :, offset : offset + length]
 
+    shifted(radius)[...] = image
+    first = image[:, :1] if axis == 1 else image[:, :, :1]
+    last = image[:, -1:] if axis == 1 else image[:, :, -1:]
+    shifted(0, radius)[...] = first
+    shifted(radius + size, radius)[...] = last
     # In place, into two buffers: allocating a temporary per tap costs more than the sums.
     out: Array = np.multiply(shifted(radius), _KERNEL[radius])
     pair = np.empty_like(out)
