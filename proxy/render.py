@@ -299,8 +299,8 @@ def encode(image: Any, plan: Plan, watch: Callable[[Any], Any] | None = None) ->
     floor, and return the smallest attempt."""
     fmt = plan.output_format
     auto = plan.auto_quality
-    if auto is not None and plan.animated:  # one encode at the search's starting point
-        auto = AutoQuality(auto.target, 1)
+    if auto is not None and (plan.animated or _too_small_to_score(image)):
+        auto = AutoQuality(auto.target, 1)  # one encode at the search's starting point
     searching = auto is not None and auto.max_encodes > 1
     if plan.max_bytes > 0 or searching:
         image = image.copy_memory()  # decode and resize once, however many encodes follow
@@ -353,6 +353,10 @@ def _auto(
         AutoQuality(auto.target, auto.max_encodes - 1),
     )
     return attempt.quality, save(attempt.quality)
+
+
+def _too_small_to_score(image: Any) -> bool:
+    return min(int(image.width), _page_height(image)) < metric.SMALLEST_SCORED_SIDE
 
 
 def encoder_settings(plan: Plan) -> dict[str, Any]:

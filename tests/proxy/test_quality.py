@@ -211,3 +211,19 @@ def test_render_never_encodes_more_than_the_cap(
     result = render(SOURCE, plan)
     assert 1 <= len(calls) <= max_encodes
     assert result.quality == calls[-1] or result.quality in calls
+
+
+@pytest.mark.parametrize("output_format", LOSSY, ids=lambda f: f.value)
+def test_a_variant_too_small_to_score_gets_one_encode_at_the_start(
+    output_format: OutputFormat, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from proxy import render as render_module
+
+    def no_scorer(image: object) -> None:
+        raise AssertionError("nothing is scored below the smallest scored side")
+
+    monkeypatch.setattr(metric, "Scorer", no_scorer)
+    width = metric.SMALLEST_SCORED_SIDE - 8
+    result = rendered(SOURCE, Options(width=width), output_format)
+    assert result.quality == start_quality(output_format, 75.0)
+    assert render_module.metric is metric
