@@ -64,12 +64,16 @@ def test_a_role_imports_only_its_layers(role: str, tmp_path: Path) -> None:
         PIXGATE_MIGRATE_ON_START="true",
     )
     base = f"http://127.0.0.1:{port}"
-    process = subprocess.Popen(
-        [sys.executable, "-X", "importtime", "-m", "pixgate", "serve"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    # A file, not a pipe: the import log outgrows a pipe's buffer, and a full pipe would
+    # block the server before it answers.
+    log_path = tmp_path / "serve.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-X", "importtime", "-m", "pixgate", "serve"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
     try:
         _wait_until_healthy(base, process, timeout=60)
         url = UrlBuilder(base, bytes.fromhex(KEY), bytes.fromhex(SALT)).url(
@@ -79,8 +83,8 @@ def test_a_role_imports_only_its_layers(role: str, tmp_path: Path) -> None:
             assert pyvips.Image.new_from_buffer(response.read(), "").width == 200
     finally:
         process.send_signal(signal.SIGTERM)
-        _, stderr = process.communicate(timeout=30)
+        process.wait(timeout=30)
     assert process.returncode == 0
-    imported = _imported_packages(stderr.decode())
+    imported = _imported_packages(log_path.read_text())
     assert imported & never == set()
     assert always <= imported
