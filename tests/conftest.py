@@ -25,6 +25,7 @@ SERVICE_MODULES = frozenset(
         "tests/loadtest/test_loadrun.py",
         "tests/loadtest/test_soak.py",
         "tests/pixgate/test_cli.py",
+        "tests/pixgate/test_cli_startup.py",
         "tests/pixgate/test_roles.py",
         "tests/proxy/test_shutdown.py",
         "tests/uploader/analytics/test_crash.py",
