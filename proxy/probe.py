@@ -213,6 +213,57 @@ def probe(
     return info
 
 
+GIF_TRAILER = 0x3B
+GIF_EXTENSION = 0x21
+GIF_IMAGE = 0x2C
+
+
+@dataclass(frozen=True, slots=True)
+class GifBlock:
+    """One block of a GIF's stream after the logical screen: `introducer` is GIF_EXTENSION
+    (with its `label`), GIF_IMAGE (descriptor, local colour table and data), GIF_TRAILER or
+    any other byte, where the walk stops. `end` is past the data's end when it is cut short."""
+
+    introducer: int
+    label: int
+    start: int
+    end: int
+
+
+def gif_screen_end(data: bytes) -> int:
+    """Where the blocks start: after the header (6), the logical screen descriptor (7) and
+    the global colour table; past the data's end when it is cut short."""
+    if len(data) < 13:
+        return len(data) + 1
+    return 13 + _colour_table_size(data[10])
+
+
+def gif_blocks(data: bytes) -> Iterator[GifBlock]:
+    """The blocks of a GIF in order, up to the trailer, a byte that starts no block, the
+    first block cut short, or the data's clean end. Reads lengths only; any bytes are safe."""
+    size = len(data)
+    position = gif_screen_end(data)
+    while position < size:
+        block = data[position]
+        label = data[position + 1] if block == GIF_EXTENSION and position + 1 < size else 0
+        if block == GIF_EXTENSION:  # label, then sub-blocks
+            end = _skip_sub_blocks(data, position + 2)
+        elif block == GIF_IMAGE:  # image descriptor (10), local colour table, LZW size (1)
+            if position + 10 > size:
+                end = size + 1
+            else:
+                end = _skip_sub_blocks(
+                    data, position + 10 + _colour_table_size(data[position + 9]) + 1
+                )
+        else:  # the trailer, or a byte no block starts with
+            yield GifBlock(block, 0, position, position + 1)
+            return
+        yield GifBlock(block, label, position, end)
+        if end > size:
+            return
+        position = end
+
+
 def gif_cut_short(data: bytes) -> bool:
     """Whether a GIF stops inside a block.
 
@@ -221,27 +272,9 @@ def gif_cut_short(data: bytes) -> bool:
     blocks without the trailer is let through, as browsers do: no frame is damaged.
     Anything else malformed is left to the decoder.
     """
-    size = len(data)
-    position = 13  # header (6) and logical screen descriptor (7)
-    if size < position:
+    if gif_screen_end(data) > len(data):
         return True
-    position += _colour_table_size(data[10])
-    while position < size:
-        block = data[position]
-        if block == 0x3B:  # trailer
-            return False
-        if block == 0x21:  # extension: label, then sub-blocks
-            position = _skip_sub_blocks(data, position + 2)
-        elif block == 0x2C:  # image descriptor (10), local colour table, LZW code size (1)
-            if position + 10 > size:
-                return True
-            position += 10 + _colour_table_size(data[position + 9]) + 1
-            position = _skip_sub_blocks(data, position)
-        else:
-            return False
-        if position > size:
-            return True
-    return position > size
+    return any(block.end > len(data) for block in gif_blocks(data))
 
 
 def _colour_table_size(packed: int) -> int:
