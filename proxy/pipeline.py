@@ -11,6 +11,7 @@ from proxy.deadline import Deadline
 from proxy.errors import Unprocessable
 from proxy.negotiate import choose_format
 from proxy.options import Options, OutputFormat
+from proxy.passthrough import is_passthrough, passthrough
 from proxy.plan import EncoderDefaults, Limits, Plan, plan_transform
 from proxy.probe import SourceInfo, decode_all, probe
 from proxy.render import Rendered, render
@@ -39,7 +40,8 @@ def transform(
     """Render `data`; with a `deadline`, libvips is stopped when it passes and the result
     is TransformTimeout rather than the libvips failure that stopping causes. An
     `uploaded` original (within the upload limits) keeps every frame; other animations
-    keep the first PIXGATE_MAX_ANIMATION_FRAMES, and the result counts those dropped."""
+    keep the first PIXGATE_MAX_ANIMATION_FRAMES, and the result counts those dropped. A GIF
+    asked for unchanged is answered with its own bytes (proxy.passthrough)."""
     info = probe(data, max_pixels=config.max_src_pixels, max_frames=1)
     budget = frame_budget(
         info, config.animation, uploaded=uploaded, max_src_pixels=config.max_src_pixels
@@ -50,6 +52,11 @@ def transform(
     output_format, _ = choose_format(requested, accept, shown)
     limits = replace(config.limits, max_animation_frames=budget.frames)
     plan = plan_transform(options, info, output_format, limits, config.encoder)
+    if is_passthrough(plan, info):
+        # The GIF asked for is the source: its own bytes, not a re-encode of every frame.
+        if deadline is not None:
+            deadline.check()
+        return passthrough(data, plan, info)
     rendered = _render(data, info, plan, deadline)
     if info.animated and output_format.animated and options.page is None:
         return replace(rendered, frames_dropped=info.pages - plan.frames)

@@ -32,7 +32,7 @@ from proxy.storage.base import SourceLocation
 from proxy.urlpath import parse_target
 
 # Bump when rendering changes output for the same URL, so CDNs and browsers refetch.
-PIPELINE_VERSION = "3"
+PIPELINE_VERSION = "4"
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from proxy.direct import DirectRequest, parse_direct
 from proxy.errors import BadRequest, Forbidden
 from proxy.option_parsers import MAX_DIMENSION
 from proxy.options import FORMAT_EXTENSIONS, ResizingType
+from proxy.probe import gif_screen_end
 
 Client = TestClient[Any, Any]
 IMAGE_ID = "img_Direct0Test1Image2ab"
@@ -218,3 +219,30 @@ def test_every_fixed_size_link_parses_back(image_id: str, size: str, ext: str) -
         box,
     )
     assert request.options.format is FORMAT_EXTENSIONS[ext]
+
+
+GIF_ID = "img_Direct0Test1Anim3gif"
+_COMMENT = b"\x21\xfe\x0bhello there\x00"
+_XMP = b"\x21\xff\x0bXMP DataXMP\x05<x:x>\x00"
+
+
+async def test_original_gif_link_is_the_source_less_its_metadata(
+    client: Client, storage_dir: Path
+) -> None:
+    source = imagegen.panning_gif(160, 90, 300)
+    screen = gif_screen_end(source)
+    tagged = source[:screen] + _COMMENT + _XMP + source[screen:]
+    (storage_dir / "originals" / GIF_ID).write_bytes(tagged)
+
+    response = await client.get(f"/{GIF_ID}.gif")
+    assert response.status == 200, await response.text()
+    assert response.headers["Content-Type"] == "image/gif"
+    assert response.headers["ETag"].startswith('"')
+    assert response.headers["Cache-Tag"] == GIF_ID
+    assert await response.read() == source
+
+    small = await client.get(f"/{GIF_ID}_s.gif")  # resized: rendered by libvips
+    assert small.status == 200, await small.text()
+    image = pyvips.Image.new_from_buffer(await small.read(), "", n=-1)
+    assert (image.width, image.get("page-height")) == (150, 84)
+    assert image.get("n-pages") > 100  # gifsave merges frames that quantise alike
