@@ -64,7 +64,7 @@ def is_passthrough(plan: Plan, info: SourceInfo) -> bool:
 
 def passthrough(data: bytes, plan: Plan, info: SourceInfo) -> Rendered:
     """The source as the result of `plan` (for which `is_passthrough` holds)."""
-    body = strip_gif_metadata(data) if plan.strip_metadata else data
+    body = rewrite_gif(data, strip_metadata=plan.strip_metadata)
     return Rendered(
         data=body,
         format=OutputFormat.GIF,
@@ -75,13 +75,14 @@ def passthrough(data: bytes, plan: Plan, info: SourceInfo) -> Rendered:
     )
 
 
-def strip_gif_metadata(data: bytes) -> bytes:
-    """`data` keeping the header, logical screen, global colour table, graphic control
-    extensions, images (descriptor, local colour table, data), the loop extension and the
-    trailer; dropping comments, plain text and other application extensions (XMP, ICC).
-    A graphic control extension that governed a dropped plain text goes with it. Data that
-    ends cleanly between blocks gets its trailer. CorruptImage for anything not a GIF or
-    cut short inside a block."""
+def rewrite_gif(data: bytes, *, strip_metadata: bool) -> bytes:
+    """`data` up to its trailer (bytes after it, which no decoder reads, are dropped, and
+    data that ends cleanly between blocks gets one). With `strip_metadata`, only the
+    header, logical screen, global colour table, graphic control extensions, images
+    (descriptor, local colour table, data) and the loop extension are kept: comments,
+    plain text and other application extensions (XMP, ICC) are dropped, and a graphic
+    control extension that governed a dropped plain text goes with it. CorruptImage for
+    anything not a GIF or cut short inside a block."""
     screen_end = gif_screen_end(data)
     if data[:6] not in _GIF_SIGNATURES or screen_end > len(data):
         raise CorruptImage("the source is not a valid gif image")
@@ -94,7 +95,7 @@ def strip_gif_metadata(data: bytes) -> bytes:
             break
         if block.introducer not in (GIF_IMAGE, GIF_EXTENSION):
             raise CorruptImage("the source gif holds an unknown block")
-        if block.introducer == GIF_IMAGE:
+        if block.introducer == GIF_IMAGE or not strip_metadata:
             control = None
         elif block.label == _GRAPHIC_CONTROL:
             control = len(kept)

@@ -15,7 +15,7 @@ from proxy import pipeline
 from proxy.animation import AnimationLimits
 from proxy.errors import CorruptImage
 from proxy.options import Color, Options, OutputFormat, ResizingType
-from proxy.passthrough import is_passthrough, strip_gif_metadata
+from proxy.passthrough import is_passthrough, rewrite_gif
 from proxy.pipeline import PipelineConfig, transform
 from proxy.plan import EncoderDefaults, Limits, Plan, plan_transform
 from proxy.probe import SourceFormat, SourceInfo, gif_blocks, gif_cut_short, probe
@@ -117,6 +117,10 @@ def test_is_passthrough(plan: Plan, info: SourceInfo, expected: bool) -> None:
 # --- the GIF block stream ------------------------------------------------------------------
 
 
+def _strip(data: bytes) -> bytes:
+    return rewrite_gif(data, strip_metadata=True)
+
+
 def _extension(label: int, payload: bytes) -> bytes:
     """An extension block: payload in sub-blocks of at most 255 bytes."""
     chunks = [payload[at : at + 255] for at in range(0, len(payload), 255)]
@@ -128,6 +132,7 @@ XMP = _extension(0xFF, b"XMP DataXMP" + b"<x:xmpmeta>" + b"a" * 600 + b"</x:xmpm
 ICC = _extension(0xFF, b"ICCRGBG1012" + b"\x00" * 300)
 PLAIN_TEXT = _extension(0x01, bytes(12) + b"hello")
 CONTROL = b"\x21\xf9\x04\x04\x04\x00\x00\x00"
+_SCREEN = b"GIF89a\x02\x00\x02\x00\x00\x00\x00"
 
 
 def _with_metadata(data: bytes) -> tuple[bytes, list[tuple[int, bytes]]]:
@@ -147,14 +152,31 @@ def test_strip_drops_only_the_inserted_extensions() -> None:
     source = imagegen.panning_gif(48, 32, 12, delay_ms=60, loop=3)
     tagged, _ = _with_metadata(source)
     assert len(tagged) > len(source)
-    assert strip_gif_metadata(tagged) == source
-    assert strip_gif_metadata(source) == source
+    assert _strip(tagged) == source
+    assert _strip(source) == source
 
 
 def test_strip_keeps_the_loop_extension_and_adds_a_missing_trailer() -> None:
     source = imagegen.panning_gif(32, 24, 4, loop=2)
     assert b"NETSCAPE2.0" in source
-    assert strip_gif_metadata(source[:-1]) == source  # ends cleanly, trailer missing
+    assert _strip(source[:-1]) == source  # ends cleanly, trailer missing
+
+
+@pytest.mark.parametrize("strip_metadata", [True, False], ids=["stripped", "kept"])
+def test_nothing_after_the_trailer(strip_metadata: bool) -> None:
+    tagged, _ = _with_metadata(imagegen.panning_gif(48, 32, 6))
+    rewritten = rewrite_gif(tagged + b"<script>alert(1)</script>", strip_metadata=strip_metadata)
+    assert rewritten == (_strip(tagged) if strip_metadata else tagged)
+
+
+@given(st.binary(max_size=300).map(lambda b: _SCREEN + b))
+def test_kept_metadata_is_a_prefix_up_to_the_trailer(data: bytes) -> None:
+    try:
+        kept = rewrite_gif(data, strip_metadata=False)
+    except CorruptImage:
+        return
+    assert kept[:-1] == data[: len(kept) - 1]
+    assert kept.endswith(b"\x3b")
 
 
 @pytest.mark.parametrize(
@@ -171,16 +193,13 @@ def test_strip_keeps_the_loop_extension_and_adds_a_missing_trailer() -> None:
 )
 def test_strip_refuses_what_is_no_gif(data: bytes) -> None:
     with pytest.raises(CorruptImage):
-        strip_gif_metadata(data)
-
-
-_SCREEN = b"GIF89a\x02\x00\x02\x00\x00\x00\x00"
+        _strip(data)
 
 
 @given(st.one_of(st.binary(max_size=300), st.binary(max_size=300).map(lambda b: _SCREEN + b)))
 def test_strip_any_bytes_gives_a_gif_or_our_error(data: bytes) -> None:
     try:
-        stripped = strip_gif_metadata(data)
+        stripped = _strip(data)
     except CorruptImage:
         return
     assert stripped[:6] in (b"GIF87a", b"GIF89a")
@@ -188,7 +207,7 @@ def test_strip_any_bytes_gives_a_gif_or_our_error(data: bytes) -> None:
     assert not gif_cut_short(stripped)
     labels = {b.label for b in gif_blocks(stripped) if b.introducer == 0x21}
     assert labels <= {0xF9, 0xFF}
-    assert strip_gif_metadata(stripped) == stripped
+    assert _strip(stripped) == stripped
 
 
 # --- through the pipeline, real pixels -----------------------------------------------------
