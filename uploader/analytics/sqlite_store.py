@@ -21,7 +21,7 @@ from uploader.analytics.store import (
     TrafficRow,
     chunks,
 )
-from uploader.db.sqlite import map_error, sqlite_path
+from uploader.db.sqlite import immediate_transaction, map_error, sqlite_path
 
 __all__ = ["SqliteStore", "open_sqlite_store"]
 
@@ -96,7 +96,7 @@ class SqliteStore:
         conn = self._connection
         now = datetime.now(UTC).isoformat(timespec="microseconds")
         moved = (new.device, new.inode, new.offset, new.head_bytes, new.head_sha256, new.lines)
-        with _errors(), _transaction(conn):
+        with _errors(), immediate_transaction(conn):
             if expected is None:
                 cursor = conn.execute(_INSERT_POSITION, (source, *moved, now))
             else:
@@ -169,17 +169,6 @@ def open_sqlite_store(url: str, timeout: float) -> Iterator[SqliteStore]:
         yield store
     finally:
         store.close()
-
-
-@contextlib.contextmanager
-def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
 
 
 @contextlib.contextmanager

@@ -130,7 +130,7 @@ class SqliteRepository:
         def insert(conn: sqlite3.Connection) -> ImageRecord | None:
             # IMMEDIATE: the write lock from the start, so the winner read below is the one
             # that made our insert a no-op, even with other processes on the file.
-            with _transaction(conn):
+            with immediate_transaction(conn):
                 if conn.execute(_INSERT, params).rowcount == 1:
                     return None
                 return _fetch_one(conn, _SELECT_LIVE_BY_SHA256, (stored.owner or "", stored.sha256))
@@ -154,7 +154,7 @@ class SqliteRepository:
 
     async def purge(self, image_id: str) -> None:
         def purge(conn: sqlite3.Connection) -> None:
-            with _transaction(conn):
+            with immediate_transaction(conn):
                 conn.execute(_PURGE_VIEWS, (image_id,))
                 conn.execute(_PURGE, (image_id,))
 
@@ -295,7 +295,7 @@ def _open(path: str, connect_timeout: float) -> sqlite3.Connection:
 
 
 def _connect(path: str, connect_timeout: float) -> sqlite3.Connection:
-    # isolation_level=None: autocommit; transactions are explicit (see _transaction).
+    # isolation_level=None: autocommit; transactions are explicit (see immediate_transaction).
     connection = sqlite3.connect(path, timeout=connect_timeout, isolation_level=None)
     try:
         connection.execute(f"PRAGMA busy_timeout = {int(connect_timeout * 1000)}")
@@ -309,7 +309,8 @@ def _connect(path: str, connect_timeout: float) -> sqlite3.Connection:
 
 
 @contextlib.contextmanager
-def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
+def immediate_transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """One write transaction on an autocommit connection, taken at BEGIN (no upgrade races)."""
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield
@@ -325,10 +326,10 @@ def _apply_migrations(
     applied: list[str] = []
     conn = _open(path, connect_timeout)
     try:
-        with _transaction(conn):
+        with immediate_transaction(conn):
             conn.execute(_CREATE_SCHEMA_MIGRATIONS)
         for migration in migrations:
-            with _transaction(conn):
+            with immediate_transaction(conn):
                 if conn.execute(_IS_APPLIED, (migration.version,)).fetchone() is not None:
                     continue
                 for statement in _statements(migration.sql):
