@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test test-fast lint typecheck unit bench bench-proxy bench-peers bench-anim bench-ingest clean pg docs nginx wrk edge loadtest browser screenshots soak
+.PHONY: install run test test-fast lint typecheck unit bench bench-proxy bench-peers bench-anim bench-ingest bench-quality clean pg docs nginx wrk edge loadtest browser screenshots soak
 
 install: $(STAMP)
 
@@ -107,6 +107,13 @@ bench-ingest: install pg
 # Figures in var/bench/peers.json and PNGs beside it; `--quick` for a smoke run.
 bench-peers: install nginx wrk
 	$(BIN)/python -m loadtest.peers
+
+# Bytes against SSIMULACRA2 on the real-photo corpus: pixgate (its defaults, q:auto, a
+# quality sweep) vs sharp, thumbor (installed into var/peers on first use) and libvips
+# defaults; BD-rates, CPU per render. Writes docs/quality.md and docs/quality-*.png.
+# `.venv/bin/python -m loadtest.quality --quick` for a smoke run.
+bench-quality: install
+	$(BIN)/python -m loadtest.quality
 
 # Only the first part of `bench`: pixgate vs the bare loop over S3, and uploads.
 bench-proxy: install
