@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pyvips
+
 from loadtest.peer_servers import PeerUnavailable
 from loadtest.quality.corpus import (
     GEOMETRIES,
@@ -175,6 +177,13 @@ def render_system(
                 except Unsupported as error:
                     unavailable[renderer.name, output_format, label] = Unavailable(
                         renderer.name, output_format, label, str(error)
+                    )
+                    continue
+                except (RuntimeError, OSError, ValueError, pyvips.Error) as error:
+                    # One failed render is reported with the run, not fatal to it.
+                    print(f"  {renderer.name} {request.key}: FAILED {error}", flush=True)
+                    unavailable[renderer.name, output_format, f"failed {request.key}"] = (
+                        Unavailable(renderer.name, output_format, request.key, str(error)[:300])
                     )
                     continue
                 out.append((request, sha, cpu_ms, cached, reference))

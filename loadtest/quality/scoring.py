@@ -52,8 +52,8 @@ def score_against(reference: bytes, distorted: Sequence[bytes]) -> list[float | 
     for data in distorted:
         try:
             scores.append(ssimulacra2.score(ref, decode_rgb(data)))
-        except ValueError:
-            scores.append(None)
+        except (ValueError, pyvips.Error):
+            scores.append(None)  # another size, or bytes libvips cannot read
     return scores
 
 
