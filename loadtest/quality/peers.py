@@ -39,9 +39,23 @@ WORKER = Path(__file__).resolve().parent / "sharp_worker.cjs"
 
 @dataclass
 class SharpRenderer:
+    """sharp as ipx runs it (its defaults); with `mozjpeg`, JPEG with sharp's mozjpeg
+    preset, the strongest JPEG encoder setting among the peers (JPEG only)."""
+
     process: subprocess.Popen[bytes]
-    name: str = "sharp"
-    label: str = "sharp (ipx)"
+    mozjpeg: bool = False
+
+    @property
+    def name(self) -> str:
+        return "sharp-mozjpeg" if self.mozjpeg else "sharp"
+
+    @property
+    def label(self) -> str:
+        return "sharp, mozjpeg" if self.mozjpeg else "sharp (ipx)"
+
+    @property
+    def formats(self) -> tuple[str, ...]:
+        return ("jpeg",) if self.mozjpeg else ("jpeg", "webp", "avif")
 
     def render(self, request: Request) -> Rendered:
         if request.quality == "auto":
@@ -54,6 +68,7 @@ class SharpRenderer:
             "cover": geometry.cover,
             "format": request.output_format,
             "quality": request.quality if isinstance(request.quality, int) else None,
+            "mozjpeg": self.mozjpeg,
         }
         stdin, stdout = _pipes(self.process)
         stdin.write(json.dumps(message).encode() + b"\n")
@@ -78,7 +93,7 @@ def _pipes(process: subprocess.Popen[bytes]) -> tuple[IO[bytes], IO[bytes]]:
 
 
 @contextlib.contextmanager
-def run_sharp(log_path: Path) -> Iterator[SharpRenderer]:
+def run_sharp(log_path: Path, *, mozjpeg: bool = False) -> Iterator[SharpRenderer]:
     ensure_ipx(log_path)
     node = shutil.which("node")
     if node is None:
@@ -92,7 +107,7 @@ def run_sharp(log_path: Path) -> Iterator[SharpRenderer]:
             start_new_session=True,
         )
     try:
-        yield SharpRenderer(process)
+        yield SharpRenderer(process, mozjpeg)
     finally:
         if process.stdin is not None:
             with contextlib.suppress(OSError):

@@ -12,7 +12,13 @@ from loadtest.quality.analysis import common_variants, corpus_curve, operating
 from loadtest.quality.results import Run
 
 MARKED = {"default": "default", "auto": "q:auto"}
-COLOURS = {"pixgate": "#1f77b4", "libvips": "#9e9e9e", "sharp": "#2ca02c", "thumbor": "#ff7f0e"}
+COLOURS = {
+    "pixgate": "#1f77b4",
+    "libvips": "#9e9e9e",
+    "sharp": "#2ca02c",
+    "sharp-mozjpeg": "#98df8a",
+    "thumbor": "#ff7f0e",
+}
 
 
 def _pyplot() -> Any:

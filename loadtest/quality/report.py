@@ -20,7 +20,7 @@ from loadtest.quality.analysis import (
 from loadtest.quality.corpus import GEOMETRIES
 from loadtest.quality.results import Run
 
-PEERS = ("sharp", "thumbor", "libvips")
+PEERS = ("sharp", "sharp-mozjpeg", "thumbor", "libvips")
 BD_TARGET = -0.10
 AUTO_BYTES_TARGET = 0.85
 AUTO_CPU_TARGET = 2.5
@@ -289,7 +289,7 @@ def _targets_section(run: Run, w: Write) -> None:
     w(_row("---", "---", "---"))
     for fmt in _formats(run):
         name = fmt.upper()
-        peers = [p for p in _peers(run, fmt) if p != "libvips"] or _peers(run, fmt)
+        peers = _peers(run, fmt)
         rates = [bd_rates(run.samples, "pixgate", p, fmt) for p in peers]
         rates = [r for r in rates if r.mean_per_variant is not None]
         if not rates:

@@ -50,8 +50,8 @@ from loadtest.quality.systems import (
 REPO = Path(__file__).resolve().parent.parent.parent
 WORK_DIR = REPO / "var" / "bench" / "quality"
 DOCS = REPO / "docs"
-SYSTEMS = ("pixgate", "libvips", "sharp", "thumbor")
-CACHED_SYSTEMS = frozenset({"libvips", "sharp", "thumbor"})
+SYSTEMS = ("pixgate", "libvips", "sharp", "sharp-mozjpeg", "thumbor")
+CACHED_SYSTEMS = frozenset({"libvips", "sharp", "sharp-mozjpeg", "thumbor"})
 # The sweep: the same explicit qualities for every system (their scales differ; the
 # BD-rate compares curves, not numbers).
 SWEEP = {
@@ -60,6 +60,13 @@ SWEEP = {
     "avif": (25, 35, 45, 55, 65, 75, 85),
 }
 SCORER_CHECK_PAIRS = 6
+LABELS = {
+    "pixgate": "pixgate",
+    "libvips": "libvips defaults",
+    "sharp": "sharp (ipx)",
+    "sharp-mozjpeg": "sharp, mozjpeg",
+    "thumbor": "thumbor (Pillow)",
+}
 QUICK_PHOTOS = ("kodim23.png", "kodim08.png")
 QUICK_SWEEP = {"jpeg": (50, 85), "webp": (50, 85), "avif": (40, 70)}
 
@@ -112,10 +119,10 @@ def open_renderer(name: str, plan: Plan, work_dir: Path) -> Iterator[Renderer]:
         yield PixgateRenderer(plan.pixgate_settings)
     elif name == "libvips":
         yield LibvipsRenderer()
-    elif name == "sharp":
+    elif name in ("sharp", "sharp-mozjpeg"):
         from loadtest.quality.peers import run_sharp
 
-        with run_sharp(work_dir / "sharp.log") as sharp:
+        with run_sharp(work_dir / "sharp.log", mozjpeg=name == "sharp-mozjpeg") as sharp:
             yield sharp
     elif name == "thumbor":
         from loadtest.quality.peers import run_thumbor_renderer
@@ -161,12 +168,15 @@ def render_system(
     """(request, blob sha, CPU ms, cached, reference sha) for every render of one system."""
     versions = renderer.versions()
     out: list[tuple[Request, str, float, bool, str]] = []
+    # A configuration that exists for some formats only (sharp's mozjpeg) renders those.
+    supported: tuple[str, ...] = getattr(renderer, "formats", FORMATS)
+    formats = [f for f in plan.formats if f in supported]
     started = time.monotonic()
     for index, variant in enumerate(plan.variants):
         reference, _, _ = _render(
             renderer, Request(variant, "png", "default"), versions, blob_dir, cache
         )
-        for output_format in plan.formats:
+        for output_format in formats:
             for quality in qualities(renderer, output_format, plan):
                 request = Request(variant, output_format, quality)
                 label = quality if isinstance(quality, str) else "explicit"
@@ -344,12 +354,7 @@ def execute(plan: Plan, work_dir: Path = WORK_DIR) -> Run:
         "render_seconds": round(render_seconds, 1),
         "scorer_check": scorer_check,
         "total_seconds": round(time.monotonic() - started, 1),
-        "labels": {
-            "pixgate": "pixgate",
-            "libvips": "libvips defaults",
-            "sharp": "sharp (ipx)",
-            "thumbor": "thumbor (Pillow)",
-        },
+        "labels": LABELS,
     }
     return Run(tuple(samples), tuple(unavailable.values()), meta)
 

@@ -1,6 +1,6 @@
 // Renders for the quality benchmark with sharp at its defaults, one request per stdin line:
 //   {"source": path, "width": w, "height": h, "cover": bool, "format": "jpeg"|"webp"|"avif"|"png",
-//    "quality": int|null}
+//    "quality": int|null, "mozjpeg": bool}
 // answered by one stdout line: {"data": base64, "cpu_ms": n} or {"error": message}.
 // argv[2] is the folder whose node_modules holds sharp (ipx's). CPU is process.cpuUsage()
 // (user + system, every thread) around the render; the original's bytes are read once.
@@ -21,6 +21,9 @@ async function render(request) {
     originals.set(request.source, input);
   }
   const options = request.quality === null ? {} : { quality: request.quality };
+  if (request.mozjpeg && request.format === "jpeg") {
+    options.mozjpeg = true; // sharp's mozjpeg preset: trellis, overshoot deringing, scans
+  }
   const started = process.cpuUsage();
   const data = await sharp(input)
     .resize({

@@ -48,8 +48,15 @@ class Unsupported(RuntimeError):
 
 
 class Renderer(Protocol):
-    name: str  # short key: pixgate, libvips, sharp, thumbor
-    label: str  # for tables
+    @property
+    def name(self) -> str:
+        """Short key: pixgate, libvips, sharp, sharp-mozjpeg, thumbor."""
+        ...
+
+    @property
+    def label(self) -> str:
+        """For tables."""
+        ...
 
     def render(self, request: Request) -> Rendered: ...
 
