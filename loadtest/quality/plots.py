@@ -30,6 +30,12 @@ def _pyplot() -> Any:
     return plt
 
 
+def _ticker() -> Any:
+    import matplotlib.ticker
+
+    return matplotlib.ticker
+
+
 def plot_format(run: Run, fmt: str, path: Path) -> bool:
     systems = [
         s
@@ -69,6 +75,10 @@ def plot_format(run: Run, fmt: str, path: Path) -> bool:
                     label=f"{labels.get(system, system)} {MARKED[quality]}",
                 )
     ax.set_yscale("log")
+    plain = _ticker().FuncFormatter(lambda value, _: f"{value:,.0f}")
+    ax.yaxis.set_major_formatter(plain)
+    ax.yaxis.set_minor_formatter(plain)
+    ax.tick_params(axis="y", which="minor", labelsize=7)
     ax.set_xlabel("mean SSIMULACRA2 (higher is better)")
     ax.set_ylabel(f"total KiB over {len(variants)} variants (log)")
     ax.set_title(f"{fmt.upper()}: bytes vs SSIMULACRA2 (lower right is better)")
