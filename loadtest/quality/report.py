@@ -388,6 +388,28 @@ def _bd_section(
     w("")
 
 
+def _by_geometry_section(run: Run, w: Write) -> None:
+    peers = [p for p in PEERS if any(s.system == p for s in run.samples)]
+    geometries = [g.key for g in GEOMETRIES if any(s.geometry == g.key for s in run.samples)]
+    if not peers or len(geometries) < 2:
+        return
+    w("Per geometry (mean of the per-variant BD-rates of pixgate against each peer):")
+    w("")
+    w(_row("format", "geometry", *(_label(run, p) for p in peers)))
+    w(_row(*["---"] * (2 + len(peers))))
+    for fmt in _formats(run):
+        for geometry in geometries:
+            part = replace(run, samples=tuple(s for s in run.samples if s.geometry == geometry))
+            cells = [
+                _pct(bd_rates(part.samples, "pixgate", p, fmt).mean_per_variant)
+                if p in _peers(part, fmt)
+                else ""
+                for p in peers
+            ]
+            w(_row(fmt.upper(), geometry, *cells))
+    w("")
+
+
 def _defaults_section(run: Run, w: Write) -> None:
     w("## At each system's defaults")
     w("")
@@ -512,6 +534,7 @@ def render_markdown(whole: Run, plots: list[str]) -> str:
     _run_section(whole, w)
     _targets_section(run, w)
     _bd_section(run, w)
+    _by_geometry_section(run, w)
     _defaults_section(run, w)
     _auto_section(run, w)
     _small_section(small, w)
