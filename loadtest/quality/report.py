@@ -52,6 +52,13 @@ CACHED = _text(
     their bytes are the same and their CPU time is the one measured then.
     """
 )
+LOAD = _text(
+    """
+    Load average (1 / 5 / 15 min) at the start of the run {start}, at its end {end}. On a
+    shared machine other work slows the run and, less, each render's CPU time (caches and
+    cores are shared); every system was measured under the same conditions in turn.
+    """
+)
 BD_METHOD = _text(
     """
     BD-rate: for each variant, log(bytes) as a monotone cubic (PCHIP) function of SSIMULACRA2
@@ -267,6 +274,10 @@ def _run_section(run: Run, w: Write) -> None:
         f"{m.get('memory_bytes', 0) / 2**30:.1f} GiB, {m.get('os')}, Linux {m.get('kernel')}, "
         f"Python {m.get('python')}."
     )
+    load = meta.get("load_average")
+    if load:
+        w("")
+        w(LOAD.format(start=load.get("start"), end=load.get("end")))
     w("")
     for line in _versions(run):
         w(line)

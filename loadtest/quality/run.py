@@ -224,6 +224,13 @@ def _render(
     return sha, rendered.cpu_ms, False
 
 
+def load_average() -> str:
+    """The 1/5/15-minute load averages: the benchmark shares the machine with whatever runs."""
+    with contextlib.suppress(OSError):
+        return " / ".join(Path("/proc/loadavg").read_text().split()[:3])
+    return "unknown"
+
+
 def machine() -> dict[str, Any]:
     model = ""
     with contextlib.suppress(OSError):
@@ -274,6 +281,7 @@ def execute(plan: Plan, work_dir: Path = WORK_DIR) -> Run:
     blob_dir.mkdir(parents=True, exist_ok=True)
     render_cache = RenderCache(work_dir / "renders.sqlite", blob_dir)
     unavailable: dict[tuple[str, str, str], Unavailable] = {}
+    load_before = load_average()
     renders: dict[str, list[tuple[Request, str, float, bool, str]]] = {}
     versions: dict[str, Any] = {}
     settings_in_force: dict[str, Any] = {}
@@ -354,6 +362,7 @@ def execute(plan: Plan, work_dir: Path = WORK_DIR) -> Run:
         "render_seconds": round(render_seconds, 1),
         "scorer_check": scorer_check,
         "total_seconds": round(time.monotonic() - started, 1),
+        "load_average": {"start": load_before, "end": load_average()},
         "labels": LABELS,
     }
     return Run(tuple(samples), tuple(unavailable.values()), meta)
