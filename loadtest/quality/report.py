@@ -56,7 +56,7 @@ LOAD = _text(
     """
     Load average (1 / 5 / 15 min) at the start of the run {start}, at its end {end}. On a
     shared machine other work slows the run and, less, each render's CPU time (caches and
-    cores are shared); every system was measured under the same conditions in turn.
+    cores are shared); the systems render one after the other, never side by side.
     """
 )
 BD_METHOD = _text(
