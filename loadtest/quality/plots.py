@@ -18,6 +18,7 @@ COLOURS = {
     "sharp": "#2ca02c",
     "sharp-mozjpeg": "#98df8a",
     "thumbor": "#ff7f0e",
+    "pixgate-baseline": "#aec7e8",
 }
 
 

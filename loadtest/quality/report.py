@@ -21,6 +21,9 @@ from loadtest.quality.corpus import GEOMETRIES
 from loadtest.quality.results import Run
 
 PEERS = ("sharp", "sharp-mozjpeg", "thumbor", "libvips")
+# An earlier run's pixgate (`--baseline`): compared with like a peer, never a target's peer.
+BASELINE = "pixgate-baseline"
+BASELINE_LABEL = "pixgate before"
 BD_TARGET = -0.10
 AUTO_BYTES_TARGET = 0.85
 AUTO_CPU_TARGET = 2.5
@@ -197,6 +200,11 @@ def _peers(run: Run, fmt: str) -> list[str]:
     return [p for p in PEERS if any(s.system == p and s.output_format == fmt for s in run.samples)]
 
 
+def _baseline(run: Run, fmt: str) -> list[str]:
+    present = any(s.system == BASELINE and s.output_format == fmt for s in run.samples)
+    return [BASELINE] if present else []
+
+
 def _target(run: Run) -> float | None:
     settings: dict[str, Any] = run.meta.get("settings", {})
     value = settings.get("quality_target")
@@ -286,6 +294,14 @@ def _run_section(run: Run, w: Write) -> None:
     for line in _versions(run):
         w(line)
     w("")
+    baseline = meta.get("baseline")
+    if baseline:
+        w(
+            f'"{BASELINE_LABEL}" is pixgate at {baseline.get("commit")} from an earlier run of '
+            f"this benchmark ({baseline.get('date')}, `--baseline`), with its settings then: "
+            f"{baseline.get('settings')}."
+        )
+        w("")
     w("pixgate's settings in force (its defaults unless `--set`):")
     w("")
     w(_row("setting", "value"))
@@ -388,7 +404,7 @@ def _bd_section(
     w(_row("format", "pixgate vs", "per variant", "variants (skipped)", "corpus curve", "worst"))
     w(_row(*["---"] * 6))
     for fmt in _formats(run):
-        for peer in _peers(run, fmt):
+        for peer in _peers(run, fmt) + _baseline(run, fmt):
             r = bd_rates(run.samples, "pixgate", peer, fmt)
             w(
                 _row(
@@ -404,7 +420,7 @@ def _bd_section(
 
 
 def _by_geometry_section(run: Run, w: Write) -> None:
-    peers = [p for p in PEERS if any(s.system == p for s in run.samples)]
+    peers = [p for p in (*PEERS, BASELINE) if any(s.system == p for s in run.samples)]
     geometries = [g.key for g in GEOMETRIES if any(s.geometry == g.key for s in run.samples)]
     if not peers or len(geometries) < 2:
         return
@@ -417,7 +433,7 @@ def _by_geometry_section(run: Run, w: Write) -> None:
             part = replace(run, samples=tuple(s for s in run.samples if s.geometry == geometry))
             cells = [
                 _pct(bd_rates(part.samples, "pixgate", p, fmt).mean_per_variant)
-                if p in _peers(part, fmt)
+                if p in _peers(part, fmt) + _baseline(part, fmt)
                 else ""
                 for p in peers
             ]
@@ -581,8 +597,24 @@ def render_markdown(whole: Run, plots: list[str]) -> str:
     return "\n".join(out)
 
 
-def write(run: Run, docs: Path | None) -> str:
+def with_baseline(run: Run, baseline: Run) -> Run:
+    """`run` plus an earlier run's pixgate renders as the system BASELINE, so the tables
+    show what changed in pixgate between the two on the same photos."""
+    earlier = tuple(replace(s, system=BASELINE) for s in baseline.samples if s.system == "pixgate")
+    meta = dict(run.meta)
+    meta["labels"] = {**run.meta.get("labels", {}), BASELINE: BASELINE_LABEL}
+    meta["baseline"] = {
+        "commit": baseline.meta.get("pixgate_commit"),
+        "date": baseline.meta.get("date"),
+        "settings": baseline.meta.get("settings", {}),
+    }
+    return replace(run, samples=run.samples + earlier, meta=meta)
+
+
+def write(run: Run, docs: Path | None, baseline: Run | None = None) -> str:
     """The report's text; with `docs`, also quality.md and the plots there."""
+    if baseline is not None:
+        run = with_baseline(run, baseline)
     plots: list[str] = []
     if docs is not None:
         from loadtest.quality.plots import plot_all

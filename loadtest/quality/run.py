@@ -282,6 +282,7 @@ def execute(plan: Plan, work_dir: Path = WORK_DIR) -> Run:
     render_cache = RenderCache(work_dir / "renders.sqlite", blob_dir)
     unavailable: dict[tuple[str, str, str], Unavailable] = {}
     load_before = load_average()
+    commit = _git_head()  # the code this run loads, before anything is committed meanwhile
     renders: dict[str, list[tuple[Request, str, float, bool, str]]] = {}
     versions: dict[str, Any] = {}
     settings_in_force: dict[str, Any] = {}
@@ -348,7 +349,7 @@ def execute(plan: Plan, work_dir: Path = WORK_DIR) -> Run:
             )
     meta = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "pixgate_commit": _git_head(),
+        "pixgate_commit": commit,
         "machine": machine(),
         "versions": versions,
         "settings": settings_in_force,
@@ -440,6 +441,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--docs", type=Path, default=DOCS, help="where quality.md and the plots go")
     parser.add_argument("--no-docs", action="store_true", help="print the report, write no docs")
     parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="an earlier run's results JSON: its pixgate renders are compared as 'pixgate before'",
+    )
+    parser.add_argument(
         "--report-only", action="store_true", help="rewrite the report from --output"
     )
     return parser.parse_args(argv)
@@ -501,7 +507,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         run = execute(plan, args.work_dir)
         run.save(output)
         print(f"wrote {output}", flush=True)
-    text = report.write(run, None if args.no_docs else args.docs)
+    baseline = Run.from_json(args.baseline.read_text()) if args.baseline else None
+    text = report.write(run, None if args.no_docs else args.docs, baseline)
     print(text)
     return 0
 
