@@ -48,14 +48,16 @@ INTRO = _text(
     setting; `--report-only` rewrites this page from `var/bench/quality/results.json`. A
     first run renders everything (about 55 minutes on the 2-core machine below, most of it
     the peers' AVIF at effort 4, then scoring); later runs reuse the peers' renders and all
-    scores from `var/bench/quality` and take a few minutes (pixgate is always rendered).
+    scores from `var/bench/quality` and take a few minutes (pixgate's renders only while its
+    code and settings are unchanged).
     """
 )
 CACHED = _text(
     """
-    {cached} of the renders (peers and libvips defaults only, never pixgate) were reused from
-    an earlier run on this machine with the same versions (`--fresh` renders them again);
-    their bytes are the same and their CPU time is the one measured then.
+    {cached} of the renders were reused from an earlier run on this machine with the same
+    versions (the peers), or the same committed code and settings (pixgate); `--fresh`
+    renders everything again. Their bytes are the same; their CPU time is the one measured
+    then.
     """
 )
 LOAD = _text(

@@ -51,6 +51,8 @@ REPO = Path(__file__).resolve().parent.parent.parent
 WORK_DIR = REPO / "var" / "bench" / "quality"
 DOCS = REPO / "docs"
 SYSTEMS = ("pixgate", "libvips", "sharp", "sharp-mozjpeg", "thumbor")
+# Peers' renders are reused across runs (keyed by their versions); pixgate's only when the
+# code it renders with is committed and unchanged (keyed by its git trees and settings).
 CACHED_SYSTEMS = frozenset({"libvips", "sharp", "sharp-mozjpeg", "thumbor"})
 # The sweep: the same explicit qualities for every system (their scales differ; the
 # BD-rate compares curves, not numbers).
@@ -60,6 +62,8 @@ SWEEP = {
     "avif": (25, 35, 45, 55, 65, 75, 85),
 }
 SCORER_CHECK_PAIRS = 6
+# pixgate's fixed quality when its default is `auto`: q80, its fixed default before q:auto.
+FIXED_QUALITY = 80
 LABELS = {
     "pixgate": "pixgate",
     "libvips": "libvips defaults",
@@ -145,10 +149,11 @@ def qualities(renderer: Renderer, output_format: str, plan: Plan) -> list[Qualit
 
 
 def fixed_quality(renderer: PixgateRenderer, output_format: str) -> int:
-    """pixgate's configured fixed quality for the format (PIXGATE_FORMAT_QUALITY, else
-    PIXGATE_QUALITY): the render q:auto is compared with for CPU."""
-    per_format = dict(renderer.settings.format_quality)
-    return int(per_format.get(output_format, renderer.settings.quality))
+    """The fixed quality q:auto is compared with for CPU: the format's configured one
+    (PIXGATE_FORMAT_QUALITY, else PIXGATE_QUALITY) when it is a number, else FIXED_QUALITY."""
+    settings = renderer.settings
+    configured = dict(settings.format_quality).get(output_format, settings.quality)
+    return configured if isinstance(configured, int) and configured > 0 else FIXED_QUALITY
 
 
 def _cache_key(renderer: Renderer, versions: dict[str, Any], request: Request) -> str:
@@ -177,9 +182,18 @@ def render_system(
             renderer, Request(variant, "png", "default"), versions, blob_dir, cache
         )
         for output_format in formats:
+            default: tuple[Request, str, float, bool, str] | None = None
             for quality in qualities(renderer, output_format, plan):
                 request = Request(variant, output_format, quality)
                 label = quality if isinstance(quality, str) else "explicit"
+                if (
+                    quality == "auto"
+                    and default is not None
+                    and _default_is_auto(renderer, output_format)
+                ):
+                    # The default already is q:auto: the same request, rendered once.
+                    out.append((request, *default[1:]))
+                    continue
                 if (renderer.name, output_format, label) in unavailable:
                     continue
                 try:
@@ -197,12 +211,18 @@ def render_system(
                     )
                     continue
                 out.append((request, sha, cpu_ms, cached, reference))
+                if quality == "default":
+                    default = out[-1]
         print(
             f"  {renderer.name}: {index + 1}/{len(plan.variants)} variants "
             f"({time.monotonic() - started:.0f} s)",
             flush=True,
         )
     return out
+
+
+def _default_is_auto(renderer: Renderer, output_format: str) -> bool:
+    return isinstance(renderer, PixgateRenderer) and renderer.default_is_auto(output_format)
 
 
 def _render(
@@ -300,7 +320,11 @@ def execute(plan: Plan, work_dir: Path = WORK_DIR) -> Run:
                             f: fixed_quality(renderer, f) for f in plan.formats
                         }
                         auto_parses = renderer.supports_auto()
-                    cache = render_cache if plan.reuse_renders and name in CACHED_SYSTEMS else None
+                    # pixgate's renders are reused only for committed, unchanged code.
+                    reusable = name in CACHED_SYSTEMS or (
+                        name == "pixgate" and versions[name].get("code") is not None
+                    )
+                    cache = render_cache if plan.reuse_renders and reusable else None
                     renders[name] = render_system(renderer, plan, blob_dir, cache, unavailable)
             except PeerUnavailable as error:
                 print(f"  {name}: NOT MEASURED ({error})", flush=True)

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import os
 import resource
+import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import pyvips
@@ -107,6 +109,7 @@ class PixgateRenderer:
     def __init__(self, overrides: Mapping[str, str] | None = None) -> None:
         from config.settings import load_settings
         from proxy.app import pipeline_config
+        from proxy.option_parsers import presets_from_setting
         from proxy.render import configure_libvips
 
         env = {k: v for k, v in os.environ.items() if not k.startswith("PIXGATE_")}
@@ -115,12 +118,13 @@ class PixgateRenderer:
         env.update(overrides or {})
         self.settings = load_settings(env)
         self._config = pipeline_config(self.settings)
+        self._presets = presets_from_setting(self.settings.presets_text)
         self._configure = configure_libvips
         self._originals = _Originals()
 
     def settings_in_force(self) -> dict[str, Any]:
         names = ("quality", "format_quality", "webp_effort", "avif_effort", "vips_threads")
-        extra = ("quality_target",)
+        extra = ("quality_target", "auto_max_encodes")
         return {
             name: getattr(self.settings, name)
             for name in (*names, *extra)
@@ -132,7 +136,7 @@ class PixgateRenderer:
         from proxy.urlpath import parse_target
 
         try:
-            parse_target("/_/q:auto/plain/probe.jpg", self.settings.presets)
+            parse_target("/_/q:auto/plain/probe.jpg", self._presets)
         except BadRequest:
             return False
         return True
@@ -143,7 +147,7 @@ class PixgateRenderer:
         from proxy.urlpath import parse_target
 
         try:
-            parsed = parse_target(pixgate_target(request), self.settings.presets)
+            parsed = parse_target(pixgate_target(request), self._presets)
         except BadRequest as error:
             raise Unsupported(f"pixgate: {error}") from None
         data = self._originals(request.variant.photo)
@@ -153,8 +157,46 @@ class PixgateRenderer:
         cpu_ms = (cpu_seconds() - started) * 1000
         return Rendered(result.data, cpu_ms)
 
+    def default_is_auto(self, output_format: str) -> bool:
+        """A URL without a quality asks for q:auto in this format (PIXGATE_QUALITY=auto)."""
+        settings = self.settings
+        return dict(settings.format_quality).get(output_format, settings.quality) is None
+
     def versions(self) -> dict[str, Any]:
-        return {"libvips": libvips_version()}
+        """What its renders depend on: libvips, the settings, and the code (the git trees of
+        the packages that render, or None when any of them has uncommitted changes)."""
+        return {
+            "libvips": libvips_version(),
+            "settings": {k: str(v) for k, v in self.settings_in_force().items()},
+            "code": code_version(),
+        }
+
+
+REPO = Path(__file__).resolve().parent.parent.parent
+RENDERING_PACKAGES = ("proxy", "config", "signing", "pixgate")
+
+
+def code_version() -> str | None:
+    """The git tree hashes of the packages pixgate renders with, or None when the work tree
+    differs from HEAD there (or git is not at hand): then nothing may be reused."""
+    try:
+        status = subprocess.run(
+            ["git", "-C", str(REPO), "status", "--porcelain", "--", *RENDERING_PACKAGES],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        if status.stdout.strip():
+            return None
+        trees = subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", *(f"HEAD:{p}" for p in RENDERING_PACKAGES)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return ",".join(trees.stdout.split())
 
 
 # --- libvips at its defaults ------------------------------------------------------------------
