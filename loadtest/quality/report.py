@@ -309,7 +309,7 @@ def _run_section(run: Run, w: Write) -> None:
     w(_row("setting", "value"))
     w(_row("---", "---"))
     for name, value in meta.get("settings", {}).items():
-        w(_row(name, value))
+        w(_row(name, "auto" if value is None else value))
     parses = "yes" if meta.get("q_auto_parses") else "no: recorded as unavailable"
     w(_row("`q:auto` parsed", parses))
     w("")
