@@ -532,6 +532,52 @@ def _auto_section(run: Run, w: Write, heading: str | None = "## `q:auto`") -> No
             )
         )
     w("")
+    if heading is None:
+        return
+    determinism = run.meta.get("q_auto_determinism") or {}
+    if determinism.get("checked"):
+        w(
+            f"Deterministic: {determinism['same']} of {determinism['checked']} `q:auto` "
+            "renders, made a second time in the same run, gave the same bytes."
+        )
+        w("")
+    _misses(run, target, w)
+
+
+def _misses(run: Run, target: float, w: Write, limit: int = 15) -> None:
+    misses = sorted(
+        (
+            s
+            for s in run.samples
+            if s.system == "pixgate"
+            and s.quality == "auto"
+            and s.score is not None
+            and not -2.0 <= s.score - target <= 5.0
+        ),
+        key=lambda s: abs((s.score or 0.0) - target),
+        reverse=True,
+    )
+    if not misses:
+        return
+    w(
+        f"Variants outside -2/+5 of the target ({len(misses)}; "
+        f"the {min(limit, len(misses))} furthest):"
+    )
+    w("")
+    w(_row("variant", "format", "SSIMULACRA2", "score - target", "bytes"))
+    w(_row(*["---"] * 5))
+    for s in misses[:limit]:
+        score = s.score or 0.0
+        w(
+            _row(
+                s.variant,
+                s.output_format.upper(),
+                f"{score:.1f}",
+                f"{score - target:+.1f}",
+                f"{s.size_bytes:,}",
+            )
+        )
+    w("")
 
 
 def split_by_scale(run: Run) -> tuple[Run, Run]:

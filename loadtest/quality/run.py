@@ -62,6 +62,7 @@ SWEEP = {
     "avif": (25, 35, 45, 55, 65, 75, 85),
 }
 SCORER_CHECK_PAIRS = 6
+DETERMINISM_CHECKS = 4  # q:auto renders per format rendered a second time
 # pixgate's fixed quality when its default is `auto`: q80, its fixed default before q:auto.
 FIXED_QUALITY = 80
 LABELS = {
@@ -221,6 +222,26 @@ def render_system(
     return out
 
 
+def check_determinism(
+    renderer: PixgateRenderer,
+    entries: Sequence[tuple[Request, str, float, bool, str]],
+    blob_dir: Path,
+    per_format: int = DETERMINISM_CHECKS,
+) -> dict[str, int]:
+    """Render some q:auto variants again (fresh, never from a cache) and compare the bytes
+    with the run's: the same URL and original must give the same bytes (ETags, the CDN)."""
+    autos = [e for e in entries if e[0].quality == "auto"]
+    checked = same = 0
+    for output_format in dict.fromkeys(e[0].output_format for e in autos):
+        chosen = [e for e in autos if e[0].output_format == output_format]
+        step = max(1, len(chosen) // per_format)
+        for request, sha, _, _, _ in chosen[::step][:per_format]:
+            again = renderer.render(request).data
+            checked += 1
+            same += int(again == (blob_dir / sha).read_bytes())
+    return {"checked": checked, "same": same}
+
+
 def _default_is_auto(renderer: Renderer, output_format: str) -> bool:
     return isinstance(renderer, PixgateRenderer) and renderer.default_is_auto(output_format)
 
@@ -307,6 +328,7 @@ def execute(plan: Plan, work_dir: Path = WORK_DIR) -> Run:
     versions: dict[str, Any] = {}
     settings_in_force: dict[str, Any] = {}
     auto_parses = False
+    determinism: dict[str, int] = {}
     started = time.monotonic()
     try:
         for name in plan.systems:
@@ -326,6 +348,8 @@ def execute(plan: Plan, work_dir: Path = WORK_DIR) -> Run:
                     )
                     cache = render_cache if plan.reuse_renders and reusable else None
                     renders[name] = render_system(renderer, plan, blob_dir, cache, unavailable)
+                    if isinstance(renderer, PixgateRenderer) and auto_parses:
+                        determinism = check_determinism(renderer, renders[name], blob_dir)
             except PeerUnavailable as error:
                 print(f"  {name}: NOT MEASURED ({error})", flush=True)
                 for output_format in plan.formats:
@@ -378,6 +402,7 @@ def execute(plan: Plan, work_dir: Path = WORK_DIR) -> Run:
         "versions": versions,
         "settings": settings_in_force,
         "q_auto_parses": auto_parses,
+        "q_auto_determinism": determinism,
         "photos": sorted({v.photo.name for v in plan.variants}),
         "geometries": sorted({v.geometry.key for v in plan.variants}),
         "variants": len(plan.variants),

@@ -41,6 +41,11 @@ def test_quick_run_on_one_photo(tmp_path: Path) -> None:
     # q:auto is either rendered or recorded as unavailable, never a failure.
     auto_missing = any(u["quality"] == "auto" for u in document["unavailable"])
     assert ("auto" in qualities) != auto_missing
+    if not auto_missing:
+        # The same URL and original give the same bytes when rendered again.
+        determinism = document["meta"]["q_auto_determinism"]
+        assert determinism["checked"] == 3
+        assert determinism["same"] == 3
     report = (docs / "quality.md").read_text()
     assert "## BD-rate of pixgate against each peer" in report
     for fmt in ("jpeg", "webp", "avif"):
