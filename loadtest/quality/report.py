@@ -360,7 +360,8 @@ def _targets_section(run: Run, w: Write) -> None:
         high = max(s.max_delta for s in found)
         w(
             _row(
-                f"`q:auto`: every variant within -2/+5 of its target ({target:g})",
+                f"`q:auto`: every variant within -2/+5 of its target ({target:g}); "
+                "150 px ones apart, below",
                 f"{within}/{total} within; score - target from {low:+.1f} to {high:+.1f}",
                 _met(within == total),
             )
