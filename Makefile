@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test test-fast lint typecheck unit bench bench-proxy bench-peers bench-anim bench-ingest bench-quality clean pg docs nginx wrk edge loadtest browser screenshots soak
+.PHONY: install run test test-fast lint typecheck unit bench bench-proxy bench-peers bench-anim bench-ingest bench-miss bench-quality clean pg docs nginx wrk edge loadtest browser screenshots soak
 
 install: $(STAMP)
 
@@ -91,6 +91,12 @@ bench: install nginx wrk
 	$(BIN)/python -m loadtest.bench
 	$(BIN)/python -m loadtest.anim_bench
 	$(BIN)/python -m loadtest.ingest_bench
+	$(BIN)/python -m loadtest.miss_latency
+
+# p50/p99 of a q:auto miss (12 MP photo -> 500 px, 2 clients, each format) next to a fixed
+# q:80 miss; about 2.5 minutes. Figures in var/bench/miss_latency.json and .md.
+bench-miss: install
+	$(BIN)/python -m loadtest.miss_latency
 
 # Only the animation section: long GIFs to animated WebP against the bare libvips loop,
 # memory of 4 at once, bytes and timing kept (about 2 minutes; 2 more the first time).
