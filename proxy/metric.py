@@ -59,8 +59,9 @@ _KERNEL: Array = np.exp(
 )
 _KERNEL /= _KERNEL.sum()
 
-# Weights of |average| per channel, scale, norm and map (ssim, artefact, detail lost).
-_WEIGHTS = (
+# The reference's 108 weights of |average| per channel, scale, norm and map (ssim,
+# artefact, detail lost), in its order; the quality benchmark's reference port reads them too.
+WEIGHTS = (
     0.0, 0.0007376606707406586, 0.0, 0.0, 0.0007793481682867309, 0.0, 0.0,
     0.0004371155730107379, 0.0, 1.1041726426657346, 0.00066284834129271,
     0.00015231632783718752, 0.0, 0.0016406437456599754, 0.0, 1.8422455520539298,
@@ -96,7 +97,7 @@ _NEGLIGIBLE_WEIGHT = 0.01
 
 
 def _weight(channel: int, scale: int, norm: int, kind: int) -> float:
-    return _WEIGHTS[((channel * _SCALES + scale) * 2 + norm) * 3 + kind]
+    return WEIGHTS[((channel * _SCALES + scale) * 2 + norm) * 3 + kind]
 
 
 # Per scale, the XYB channels (0 X, 1 Y, 2 B) that carry a term worth computing.
