@@ -7,6 +7,7 @@ COPY signing ./signing
 COPY proxy ./proxy
 COPY config ./config
 COPY uploader ./uploader
+COPY pixgate ./pixgate
 RUN python -m venv /opt/pixgate \
  && /opt/pixgate/bin/pip install --no-cache-dir ./signing . \
  && /opt/pixgate/bin/pip check
