@@ -11,6 +11,7 @@ Also builds the demo photo shipped in `proxy/assets/sample.jpg`:
 
 from __future__ import annotations
 
+import functools
 import sys
 import zlib
 from collections.abc import Callable, Mapping, Sequence
@@ -222,8 +223,10 @@ def panning(width: int, height: int, count: int, *, delay_ms: int = 40, loop: in
     return roll
 
 
+@functools.cache
 def panning_gif(width: int, height: int, count: int, *, delay_ms: int = 40, loop: int = 0) -> bytes:
-    """`panning` as a GIF, quantised frame by frame (libvips' default effort and dither)."""
+    """`panning` as a GIF, quantised frame by frame (libvips' default effort and dither).
+    Cached: a long one takes seconds to quantise, and several tests share it."""
     return bytes(panning(width, height, count, delay_ms=delay_ms, loop=loop).gifsave_buffer())
 
 

@@ -220,7 +220,7 @@ def _frames(data: bytes) -> tuple[Any, list[int], int]:
 
 @pytest.fixture(scope="module")
 def long_gif() -> bytes:
-    return imagegen.panning_gif(160, 90, 300, delay_ms=40, loop=0)
+    return imagegen.panning_gif(160, 90, 300)  # 40 ms frames, looping forever
 
 
 def test_original_link_of_a_300_frame_gif_is_the_source(
