@@ -81,9 +81,10 @@ unit: install pg nginx browser
 
 test: lint typecheck unit
 
-# The unit tier: no service processes (moto, PostgreSQL, nginx, Chromium), under a minute.
+# The unit tier: no service processes (moto, PostgreSQL, nginx, Chromium), one worker per
+# core (pytest-xdist), under a minute.
 test-fast: install
-	$(BIN)/python -m pytest -m "not services" -q
+	$(BIN)/python -m pytest -m "not services" -q -n auto
 
 # The whole benchmark, about 11 minutes: pixgate vs the bare pyvips loop over S3 and the
 # upload section (loadtest.bench, ~3 min), then bench-peers below.
