@@ -243,15 +243,15 @@ _FRAME_STEPS: tuple[Callable[[Any, Plan], Any], ...] = (
 
 def per_frame(image: Any, plan: Plan, steps: Sequence[Callable[[Any, Plan], Any]]) -> Any:
     """Apply `steps` to every frame of an animation (one frame for a still), then restack."""
-    page_height = _page_height(image)
-    if page_height >= image.height:
+    frame_height = page_height(image)
+    if frame_height >= image.height:
         return _apply(image, plan, steps)
-    if not _changes_frames(image.width, page_height, plan):
+    if not _changes_frames(image.width, frame_height, plan):
         # Cutting 300 frames apart and joining them again costs as much as the resize.
         return image
     frames = [
-        _apply(image.crop(0, top, image.width, page_height), plan, steps)
-        for top in range(0, image.height - page_height + 1, page_height)
+        _apply(image.crop(0, top, image.width, frame_height), plan, steps)
+        for top in range(0, image.height - frame_height + 1, frame_height)
     ]
     roll = pyvips.Image.arrayjoin(frames, across=1).copy()
     roll.set_type(pyvips.GValue.gint_type, "page-height", frames[0].height)
@@ -281,13 +281,14 @@ def _apply(image: Any, plan: Plan, steps: Sequence[Callable[[Any, Plan], Any]]) 
     return image
 
 
-def _page_height(image: Any) -> int:
+def page_height(image: Any) -> int:
+    """One frame's height: animations decode as a strip of frames."""
     if image.get_typeof("page-height") == 0:
         return int(image.height)
-    page_height = int(image.get("page-height"))
-    if page_height <= 0 or image.height % page_height != 0:
+    height = int(image.get("page-height"))
+    if height <= 0 or image.height % height != 0:
         return int(image.height)
-    return page_height
+    return height
 
 
 # --- encoding ----------------------------------------------------------------------------
@@ -356,7 +357,7 @@ def _auto(
 
 
 def _too_small_to_score(image: Any) -> bool:
-    return min(int(image.width), _page_height(image)) < metric.SMALLEST_SCORED_SIDE
+    return min(int(image.width), page_height(image)) < metric.SMALLEST_SCORED_SIDE
 
 
 def encoder_settings(plan: Plan) -> dict[str, Any]:
@@ -377,9 +378,9 @@ def _rendered(image: Any, data: bytes, plan: Plan, quality: int) -> Rendered:
         data=data,
         format=plan.output_format,
         width=int(image.width),
-        height=_page_height(image),
+        height=page_height(image),
         quality=quality,
-        frames=max(1, int(image.height) // _page_height(image)),
+        frames=max(1, int(image.height) // page_height(image)),
     )
 
 

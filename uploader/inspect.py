@@ -20,7 +20,7 @@ import pyvips
 from proxy.animation import AnimationLimits, check_upload
 from proxy.errors import PixgateError, UnsupportedCoding, UnsupportedMedia
 from proxy.probe import SourceFormat, decode_all, probe, sniff
-from proxy.render import to_srgb
+from proxy.render import page_height, to_srgb
 from uploader.exif import decode_exif
 from uploader.placeholder import MAX_SIDE, Pixels, Placeholder, compute_placeholder
 
@@ -120,7 +120,7 @@ def placeholder_of(small: Any) -> Placeholder | None:
     MAX_SIDE a side): its first frame, turned upright, as 8-bit sRGB RGBA. None (logged) if
     libvips fails here, so a placeholder never costs an upload that decoded fine."""
     try:
-        frame = small.crop(0, 0, small.width, _page_height(small)).autorot()
+        frame = small.crop(0, 0, small.width, page_height(small)).autorot()
         if frame.width > MAX_SIDE or frame.height > MAX_SIDE:
             frame = frame.thumbnail_image(MAX_SIDE)
         frame = to_srgb(_from_profile(frame))
@@ -149,13 +149,3 @@ def _from_profile(image: Any) -> Any:
 
 def _pixels(image: Any) -> Pixels:
     return Pixels(int(image.width), int(image.height), bytes(image.write_to_memory()))
-
-
-def _page_height(image: Any) -> int:
-    """One frame's height: animations decode as a strip of frames."""
-    if image.get_typeof("page-height") == 0:
-        return int(image.height)
-    page_height = int(image.get("page-height"))
-    if page_height <= 0 or image.height % page_height != 0:
-        return int(image.height)
-    return page_height
