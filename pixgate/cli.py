@@ -17,7 +17,7 @@ from proxy import commands as proxy_commands
 from proxy.errors import StartupError
 from proxy.logs import configure_logging
 from proxy.sample import example_urls, seed_sample
-from proxy.server import serve_until_signalled
+from proxy.server import limit_malloc_arenas, serve_until_signalled
 
 log = logging.getLogger("pixgate")
 
@@ -83,6 +83,7 @@ def _serve(args: argparse.Namespace) -> int:
             log.warning(line)
     if settings.dev_mode:
         seed_sample(settings)
+    limit_malloc_arenas()
     app = create_app(settings)
     asyncio.run(serve_until_signalled(app, settings, lambda: _print_welcome(settings)))
     return 0

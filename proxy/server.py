@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import ctypes.util
 import logging
+import os
 import signal
 from collections.abc import Callable
 
@@ -16,6 +19,28 @@ from proxy.drain import InFlight
 from proxy.keys import IN_FLIGHT
 
 log = logging.getLogger("pixgate")
+
+# glibc's mallopt parameter for the number of malloc arenas (malloc.h).
+_M_ARENA_MAX = -8
+# Two arenas, as imgproxy sets for libvips (MALLOC_ARENA_MAX=2): with one arena per thread
+# (up to 8 per core), every pool thread keeps the peak of the images it has seen, and the
+# server's memory creeps up long after start-up.
+MALLOC_ARENAS = 2
+
+
+def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
+    """Bound glibc's malloc arenas before the worker threads start; False where the C
+    library is not glibc or the operator already chose (MALLOC_ARENA_MAX is set)."""
+    if "MALLOC_ARENA_MAX" in os.environ:
+        return False
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return False
+    mallopt = getattr(ctypes.CDLL(name), "mallopt", None)
+    if mallopt is None:
+        return False
+    return bool(mallopt(_M_ARENA_MAX, arenas))
+
 
 # After the drain: how long aiohttp lets answers still being written finish, before it cuts off.
 SEND_GRACE_SECONDS = 1.0
